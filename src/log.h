@@ -1,0 +1,29 @@
+/*
+ * log.h: the daemon's logging API (bgpd-style).
+ */
+#ifndef XMPPD_LOG_H
+#define XMPPD_LOG_H
+
+#include <stdarg.h>
+#include "compat.h"
+
+enum log_dest {
+	LOG_TO_STDERR,		/* plain lines, e.g. with -d */
+	LOG_TO_JOURNAL,		/* stderr is the journal: "<N>" prefixes */
+};
+
+void	log_init(int debug, enum log_dest);
+void	log_setverbose(int);
+int	log_getverbose(void);
+void	log_set_context(const char *jid, const char *state);
+void	log_warn(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void	log_notice(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+void	vlog(int, const char *, va_list) __attribute__((__format__(printf, 2, 0)));
+__dead void fatal(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+__dead void fatalx(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+char	*log_escape(const char *, size_t);
+
+#endif

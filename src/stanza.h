@@ -1,0 +1,58 @@
+/*
+ * stanza.h: a small XML element tree (name, namespace, attributes, text,
+ * children) as built by the stream parser and by code that sends.  A leaf
+ * module.  Text of an element is the concatenation of its character data
+ * (mixed content is not kept in order; XMPP does not need it).
+ */
+#ifndef XMPPD_STANZA_H
+#define XMPPD_STANZA_H
+
+#include <stddef.h>
+
+struct stanza;
+
+/* A new element; ns may be NULL (inherit).  Never fails (fatal on OOM). */
+struct stanza	*stanza_new(const char *name, const char *ns);
+/* Frees s and its children; NULL is a no-op. */
+void		 stanza_free(struct stanza *);
+
+const char	*stanza_name(const struct stanza *);
+const char	*stanza_ns(const struct stanza *);	/* NULL: none given */
+/* Attribute by name ("type", "xml:lang", ...); NULL when absent. */
+const char	*stanza_attr(const struct stanza *, const char *name);
+/* Set (replace) an attribute; value NULL removes it. */
+void		 stanza_set_attr(struct stanza *, const char *name, const char *value);
+/* Iterate attributes: i from 0; returns 0 at the end. */
+int		 stanza_attr_at(const struct stanza *, size_t i, const char **name, const char **value);
+
+/* Text content ("" when none). */
+const char	*stanza_text(const struct stanza *);
+size_t		 stanza_text_len(const struct stanza *);
+void		 stanza_append_text(struct stanza *, const char *, size_t);
+
+/* New child appended to parent and owned by it; returns the child. */
+struct stanza	*stanza_add_child(struct stanza *parent, const char *name, const char *ns);
+/* Append an existing tree; ownership moves to parent. */
+void		 stanza_adopt(struct stanza *parent, struct stanza *child);
+/* Convenience: child with text. */
+struct stanza	*stanza_add_text_child(struct stanza *parent, const char *name,
+		    const char *ns, const char *text);
+/* First child matching name and ns (either NULL matches any). */
+struct stanza	*stanza_child(const struct stanza *, const char *name, const char *ns);
+struct stanza	*stanza_first_child(const struct stanza *);
+struct stanza	*stanza_next_sibling(const struct stanza *);
+struct stanza	*stanza_parent(const struct stanza *);
+
+/*
+ * Serialize with XML escaping.  An xmlns attribute is written only where an
+ * element's namespace differs from the one in scope (inherited_ns for the
+ * root, e.g. "jabber:client" for stanzas on a client stream).  Returns a new
+ * NUL-terminated string, its length in *lenp when lenp is not NULL.
+ */
+char		*stanza_to_string(const struct stanza *, const char *inherited_ns,
+		    size_t *lenp);
+
+/* Escape text for XML character data and attribute values (new string). */
+char		*xml_escape(const char *, size_t);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * util.c: base64, number parsing, UTF-8 validation, clocks.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "util.h"
+#include "xmalloc.h"
+
+char *
+b64_encode(const void *in, size_t len)
+{
+	char	*out;
+	size_t	 olen = 4 * ((len + 2) / 3) + 1;
+
+	out = xmalloc(olen);
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
+}
+
+static int
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+b64_decode(const char *in, size_t len, unsigned char **outp, size_t *outlen)
+{
+	unsigned char	*out;
+	size_t		 i, o = 0, pad = 0;
+	uint32_t	 acc = 0;
+	int		 v;
+
+	*outp = NULL;
+	*outlen = 0;
+	if (len == 1 && in[0] == '=') {
+		*outp = xcalloc(1, 1);
+		return 0;
+	}
+	if (len % 4 != 0)
+		return -1;
+	out = xmalloc(len / 4 * 3 + 1);
+	for (i = 0; i < len; i++) {
+		if (in[i] == '=') {
+			if (i < len - 2)
+				goto bad;
+			pad++;
+			v = 0;
+		} else {
+			if (pad || (v = b64_val(in[i])) < 0)
+				goto bad;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		if (i % 4 == 3) {
+			out[o++] = acc >> 16;
+			out[o++] = acc >> 8;
+			out[o++] = acc;
+			acc = 0;
+		}
+	}
+	o -= pad;
+	out[o] = '\0';
+	*outp = out;
+	*outlen = o;
+	return 0;
+bad:
+	free(out);
+	return -1;
+}
+
+long long
+xstrtonum(const char *s, long long min, long long max, const char **errstr)
+{
+	long long	 v;
+	char		*end;
+
+	*errstr = NULL;
+	if (min > max || s == NULL || *s == '\0') {
+		*errstr = "invalid";
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0' || end == s)
+		*errstr = "invalid";
+	else if ((v == LLONG_MIN && errno == ERANGE) || v < min)
+		*errstr = "too small";
+	else if ((v == LLONG_MAX && errno == ERANGE) || v > max)
+		*errstr = "too large";
+	return *errstr ? 0 : v;
+}
+
+int
+utf8_valid(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, n, k;
+	uint32_t		 cp;
+
+	while (i < len) {
+		unsigned char c = p[i];
+
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else
+			return 0;
+		if (len - i <= n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+uint64_t
+monotime_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+#ifndef HAVE_STRLCPY
+size_t
+strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t	len = strlen(src);
+
+	if (size != 0) {
+		size_t n = len >= size ? size - 1 : len;
+
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+#endif

@@ -1,0 +1,21 @@
+/*
+ * util.h: small helpers shared by the daemon, the control client and tests.
+ */
+#ifndef XMPPD_UTIL_H
+#define XMPPD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Base64 (RFC 4648, padded).  Returns a new NUL-terminated string. */
+char		*b64_encode(const void *, size_t);
+/* Strict decode; "=" alone decodes to zero bytes.  -1 on bad input. */
+int		 b64_decode(const char *, size_t, unsigned char **, size_t *);
+/* OpenBSD strtonum(3). */
+long long	 xstrtonum(const char *, long long, long long, const char **);
+/* 1 if the bytes are well-formed UTF-8 without NUL, else 0. */
+int		 utf8_valid(const char *, size_t);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t	 monotime_ms(void);
+
+#endif
