@@ -4,7 +4,7 @@
 #ifndef XMPPD_COMPAT_H
 #define XMPPD_COMPAT_H
 
-#include "config.h"
+#include "autoconf.h"
 
 #include <sys/queue.h>
 #include <stddef.h>

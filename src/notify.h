@@ -1,0 +1,28 @@
+/*
+ * notify.h: what the daemon tells systemd (sd_notify(3)): READY, STATUS,
+ * RELOADING, STOPPING and the watchdog.  Without libsystemd, or without
+ * NOTIFY_SOCKET, every call is a no-op.
+ */
+#ifndef XMPPD_NOTIFY_H
+#define XMPPD_NOTIFY_H
+
+#include <stdint.h>
+
+struct event_base;
+
+void	notify_ready(void);
+void	notify_reloading(void);
+void	notify_stopping(void);
+void	notify_status(const char *, ...) __attribute__((__format__(printf, 1, 2)));
+/* STATUS= for a connection state, e.g. "online as a@b/c". */
+void	notify_state(const char *state, const char *jid, const char *reason,
+	    uint32_t retry_ms, const char *peer);
+/* Send WATCHDOG=1 from the loop every WATCHDOG_USEC/2, if enabled. */
+void	notify_watchdog_start(struct event_base *);
+void	notify_watchdog_stop(void);
+/* The fd systemd passed as FileDescriptorName=control, or -1. */
+int	notify_listen_fd(void);
+/* 1 when stderr is connected to the journal ($JOURNAL_STREAM). */
+int	notify_stderr_is_journal(void);
+
+#endif

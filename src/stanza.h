@@ -22,6 +22,11 @@ const char	*stanza_ns(const struct stanza *);	/* NULL: none given */
 const char	*stanza_attr(const struct stanza *, const char *name);
 /* Set (replace) an attribute; value NULL removes it. */
 void		 stanza_set_attr(struct stanza *, const char *name, const char *value);
+/*
+ * Append an attribute without looking for one of the same name: for the
+ * parser, whose input expat has already checked for duplicates.
+ */
+void		 stanza_add_attr(struct stanza *, const char *name, const char *value);
 /* Iterate attributes: i from 0; returns 0 at the end. */
 int		 stanza_attr_at(const struct stanza *, size_t i, const char **name, const char **value);
 
@@ -37,7 +42,11 @@ void		 stanza_adopt(struct stanza *parent, struct stanza *child);
 /* Convenience: child with text. */
 struct stanza	*stanza_add_text_child(struct stanza *parent, const char *name,
 		    const char *ns, const char *text);
-/* First child matching name and ns (either NULL matches any). */
+/*
+ * First child matching name and ns (either NULL matches any).  The
+ * namespace compared is the child's namespace in effect, inherited when it
+ * was built with NULL.
+ */
 struct stanza	*stanza_child(const struct stanza *, const char *name, const char *ns);
 struct stanza	*stanza_first_child(const struct stanza *);
 struct stanza	*stanza_next_sibling(const struct stanza *);
@@ -46,7 +55,11 @@ struct stanza	*stanza_parent(const struct stanza *);
 /*
  * Serialize with XML escaping.  An xmlns attribute is written only where an
  * element's namespace differs from the one in scope (inherited_ns for the
- * root, e.g. "jabber:client" for stanzas on a client stream).  Returns a new
+ * root, e.g. "jabber:client" for stanzas on a client stream).  An element
+ * without a namespace of its own takes one from an "xmlns" attribute if it
+ * has one (the parser records declarations as xmlns and xmlns:prefix
+ * attributes); an attribute named "xmlns" is never written as such.
+ * Attribute names are written as they are ("xml:lang").  Returns a new
  * NUL-terminated string, its length in *lenp when lenp is not NULL.
  */
 char		*stanza_to_string(const struct stanza *, const char *inherited_ns,

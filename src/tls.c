@@ -1,0 +1,207 @@
+/*
+ * tls.c: the TLS layer.  Verification is on unless the config turns it
+ * off; names are checked against the account's domain, never against an
+ * SRV target (RFC 7590 §3.2, RFC 6125).
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "config.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+static void
+tls_cause(char **cause, const char *what)
+{
+	unsigned long	e = ERR_get_error();
+	char		buf[256];
+
+	if (e != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		xasprintf(cause, "%s: %s", what, buf);
+	} else
+		xasprintf(cause, "%s", what);
+	ERR_clear_error();
+}
+
+SSL_CTX *
+tls_ctx_new(const struct config *conf, char **cause)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		tls_cause(cause, "SSL_CTX_new");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION);
+	/* Keep tickets so a reconnect can resume the TLS session. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	if (conf->ca_file != NULL) {
+		if (!SSL_CTX_load_verify_locations(ctx, conf->ca_file, NULL)) {
+			char *what;
+
+			xasprintf(&what, "loading CA file %s", conf->ca_file);
+			tls_cause(cause, what);
+			free(what);
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (!SSL_CTX_set_default_verify_paths(ctx)) {
+		tls_cause(cause, "loading the system CA store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, conf->tls_verify ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
+
+SSL *
+tls_ssl_new(SSL_CTX *ctx, const char *domain, int verify, int direct,
+    char **cause)
+{
+	static const unsigned char alpn[] = "\x0bxmpp-client";
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(ctx)) == NULL) {
+		tls_cause(cause, "SSL_new");
+		return NULL;
+	}
+	if (!SSL_set_tlsext_host_name(ssl, domain)) {
+		tls_cause(cause, "setting SNI");
+		goto fail;
+	}
+	if (verify) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (!SSL_set1_host(ssl, domain)) {
+			tls_cause(cause, "setting the expected host name");
+			goto fail;
+		}
+	}
+	if (direct && SSL_set_alpn_protos(ssl, alpn, sizeof(alpn) - 1) != 0) {
+		tls_cause(cause, "setting ALPN");
+		goto fail;
+	}
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+int
+tls_is_13(SSL *ssl)
+{
+	return SSL_version(ssl) >= TLS1_3_VERSION;
+}
+
+unsigned int
+tls_cb_avail(SSL *ssl)
+{
+	unsigned int	avail = SASL_BIT(SASL_CB_TLS_SERVER_END_POINT);
+
+	if (tls_is_13(ssl))
+		avail |= SASL_BIT(SASL_CB_TLS_EXPORTER);
+	else
+		avail |= SASL_BIT(SASL_CB_TLS_UNIQUE);
+	return avail;
+}
+
+/* RFC 5929 §4.1: the certificate's signature hash, MD5/SHA-1 → SHA-256. */
+static int
+tls_server_end_point(SSL *ssl, unsigned char *out, size_t *len)
+{
+	X509		*cert;
+	const EVP_MD	*md;
+	int		 mdnid, pknid;
+	unsigned int	 n;
+
+	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
+		return -1;
+	if (!X509_get_signature_info(cert, &mdnid, &pknid, NULL, NULL))
+		return -1;
+	if (mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_undef)
+		md = EVP_sha256();
+	else if ((md = EVP_get_digestbynid(mdnid)) == NULL)
+		return -1;
+	if (*len < (size_t)EVP_MD_get_size(md))
+		return -1;
+	if (!X509_digest(cert, md, out, &n))
+		return -1;
+	*len = n;
+	return 0;
+}
+
+int
+tls_cb_data(SSL *ssl, enum sasl_cb type, unsigned char *out, size_t *len)
+{
+	static const char	label[] = "EXPORTER-Channel-Binding";
+	size_t			n;
+
+	switch (type) {
+	case SASL_CB_TLS_EXPORTER:
+		if (!tls_is_13(ssl) || *len < 32)
+			return -1;
+		if (SSL_export_keying_material(ssl, out, 32, label,
+		    sizeof(label) - 1, NULL, 0, 0) != 1)
+			return -1;
+		*len = 32;
+		return 0;
+	case SASL_CB_TLS_UNIQUE:
+		if (tls_is_13(ssl))
+			return -1;
+		/* The first Finished message of the latest handshake. */
+		if (SSL_session_reused(ssl))
+			n = SSL_get_peer_finished(ssl, out, *len);
+		else
+			n = SSL_get_finished(ssl, out, *len);
+		if (n == 0 || n > *len)
+			return -1;
+		*len = n;
+		return 0;
+	case SASL_CB_TLS_SERVER_END_POINT:
+		return tls_server_end_point(ssl, out, len);
+	default:
+		return -1;
+	}
+}
+
+const char *
+tls_describe(SSL *ssl)
+{
+	static char	buf[128];
+
+	snprintf(buf, sizeof(buf), "%s/%s", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl));
+	return buf;
+}
+
+const char *
+tls_error_string(SSL *ssl)
+{
+	static char	buf[256];
+	unsigned long	e;
+	long		vr;
+
+	if (ssl != NULL && (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		snprintf(buf, sizeof(buf), "certificate verification failed: %s",
+		    X509_verify_cert_error_string(vr));
+		ERR_clear_error();
+		return buf;
+	}
+	if ((e = ERR_get_error()) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		ERR_clear_error();
+		return buf;
+	}
+	return "TLS handshake failed";
+}
