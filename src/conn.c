@@ -314,12 +314,9 @@ conn_set_state(struct conn *c, enum conn_state st, const char *reason)
 		return;
 	c->state = st;
 	c->since = time(NULL);
-	if (st == CONN_CLOSING)
-		log_info("state change %s -> closing, reason: %s",
-		    conn_state_name(prev), reason);
-	else
-		log_info("state change %s -> %s, reason: %s",
-		    conn_state_name(prev), conn_state_name(st), reason);
+	log_info("state change %s -> %s, reason: %s",
+	    prev == CONN_CLOSING ? "closing" : conn_state_name(prev),
+	    st == CONN_CLOSING ? "closing" : conn_state_name(st), reason);
 	notify_state(conn_state_name(st), conn_jid(c), reason, c->retry_ms,
 	    c->state == CONN_ONLINE ? c->peer : NULL);
 	if (c->hooks.state != NULL)

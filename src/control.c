@@ -1,0 +1,608 @@
+/*
+ * control.c: the control socket.  Every connection is checked by the
+ * kernel's peer credentials (SO_PEERCRED) before anything is read; every
+ * buffer is bounded: lines by CTL_LINE_MAX, replies by CTL_OUTPUT_MAX (a
+ * client that does not read is dropped), clients by CTL_MAX_CLIENTS.
+ */
+#include "compat.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "control.h"
+#include "ctlproto.h"
+#include "log.h"
+#include "notify.h"
+#include "xmalloc.h"
+#include "xmppd.h"
+
+#define CTL_MAX_CLIENTS		512
+#define CTL_OUTPUT_MAX		(256 * 1024)
+#define CTL_MAX_GROUPS		256
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client)	 entry;
+	struct control		*ctl;
+	struct bufferevent	*bev;
+	uid_t			 uid;
+	pid_t			 pid;
+	int			 events;
+	int			 closing;	/* free once output drains */
+	int			 dead;		/* free at the next reap */
+	struct conn_waiter	*waiter;	/* a queued command's reply */
+};
+TAILQ_HEAD(ctl_clients, ctl_client);
+
+struct control {
+	struct xmppd		*x;
+	int			 fd;
+	char			*path;		/* NULL: passed by systemd */
+	struct event		*ev_accept;
+	struct event		*ev_resume;
+	struct event		*ev_reap;
+	struct ctl_clients	 clients;
+	unsigned int		 nclients;
+	gid_t			 group;
+	int			 have_group;
+};
+
+static void	ctl_accept_cb(evutil_socket_t, short, void *);
+static void	ctl_read_cb(struct bufferevent *, void *);
+static void	ctl_write_cb(struct bufferevent *, void *);
+static void	ctl_event_cb(struct bufferevent *, short, void *);
+static void	ctl_client_free(struct ctl_client *);
+static void	ctl_process(struct ctl_client *);
+
+/* ---------------------------------------------------------------------- */
+/* output */
+
+static int
+ctl_printf(struct ctl_client *cl, const char *fmt, ...)
+    __attribute__((__format__(printf, 2, 3)));
+
+static int
+ctl_printf(struct ctl_client *cl, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(cl->bev);
+	va_list		 ap;
+
+	if (cl->closing)
+		return -1;
+	if (evbuffer_get_length(out) > CTL_OUTPUT_MAX) {
+		/* It does not read what we send: it costs one connection. */
+		log_warnx("control: dropping client pid %ld: not reading",
+		    (long)cl->pid);
+		cl->closing = cl->dead = 1;
+		bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
+		event_active(cl->ctl->ev_reap, EV_TIMEOUT, 0);
+		return -1;
+	}
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Text on a reply line: no line breaks may escape into the framing. */
+static void
+ctl_flatten(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
+static void
+ctl_final(struct ctl_client *cl, int ok, const char *code, const char *text)
+{
+	char	*t = xstrdup(text ? text : "");
+
+	ctl_flatten(t);
+	if (ok)
+		ctl_printf(cl, "OK%s%s\n", *t ? " " : "", t);
+	else
+		ctl_printf(cl, "ERR %s %s\n", code ? code : CTL_ERR_FAILED,
+		    *t ? t : "failed");
+	free(t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* events to subscribers */
+
+static void
+ctl_broadcast(struct control *ctl, const char *json)
+{
+	struct ctl_client	*cl;
+
+	TAILQ_FOREACH(cl, &ctl->clients, entry)
+		if (cl->events)
+			ctl_printf(cl, "- %s\n", json);
+}
+
+static void
+ctl_hook_state(void *arg, enum conn_state prev, enum conn_state cur,
+    const char *reason)
+{
+	struct control	*ctl = arg;
+	char		*r, *json;
+
+	r = ctl_json_quote(reason ? reason : "");
+	xasprintf(&json, "{\"event\":\"state\",\"state\":\"%s\","
+	    "\"previous\":\"%s\",\"reason\":%s,\"time\":%lld}",
+	    conn_state_name(cur), conn_state_name(prev), r,
+	    (long long)time(NULL));
+	ctl_broadcast(ctl, json);
+	free(json);
+	free(r);
+}
+
+static void
+ctl_hook_message(void *arg, const char *from, const char *type,
+    const char *body)
+{
+	struct control	*ctl = arg;
+	char		*f, *t, *b, *json;
+
+	f = ctl_json_quote(from);
+	t = ctl_json_quote(type);
+	b = ctl_json_quote(body);
+	xasprintf(&json, "{\"event\":\"message\",\"from\":%s,\"type\":%s,"
+	    "\"body\":%s,\"time\":%lld}", f, t, b, (long long)time(NULL));
+	ctl_broadcast(ctl, json);
+	free(json);
+	free(f);
+	free(t);
+	free(b);
+}
+
+static void
+ctl_hook_presence(void *arg, const char *from, const char *type,
+    const char *show, const char *status)
+{
+	struct control	*ctl = arg;
+	char		*f, *t, *sh, *st, *json;
+
+	f = ctl_json_quote(from);
+	t = ctl_json_quote(type);
+	sh = ctl_json_quote(show ? show : "");
+	st = ctl_json_quote(status ? status : "");
+	xasprintf(&json, "{\"event\":\"presence\",\"from\":%s,\"type\":%s,"
+	    "\"show\":%s,\"status\":%s,\"time\":%lld}", f, t, sh, st,
+	    (long long)time(NULL));
+	ctl_broadcast(ctl, json);
+	free(json);
+	free(f);
+	free(t);
+	free(sh);
+	free(st);
+}
+
+/* ---------------------------------------------------------------------- */
+/* requests */
+
+static void
+ctl_status_line(void *arg, const char *key, const char *value)
+{
+	struct ctl_client	*cl = arg;
+	char			*v = xstrdup(value ? value : "-");
+
+	ctl_flatten(v);
+	ctl_printf(cl, "- %s %s\n", key, v);
+	free(v);
+}
+
+static void
+ctl_queued_reply(void *arg, int ok, const char *code, const char *text)
+{
+	struct ctl_client	*cl = arg;
+
+	cl->waiter = NULL;
+	ctl_final(cl, ok, code, text);
+	/* Lines that arrived meanwhile wait in the input buffer. */
+	ctl_process(cl);
+}
+
+static void
+ctl_help(struct ctl_client *cl)
+{
+	const struct ctl_cmd_info	*ci;
+
+	for (ci = ctl_cmds; ci->name != NULL; ci++)
+		ctl_printf(cl, "- %-26s %s\n", ci->usage, ci->help);
+	ctl_final(cl, 1, NULL, NULL);
+}
+
+static void
+ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
+{
+	struct conn			*conn = cl->ctl->x->conn;
+	const struct ctl_cmd_info	*ci = ctl_cmd_info(req->cmd);
+	const char			*err;
+
+	if (ci->changes_conn || req->cmd == CTL_WAIT_ONLINE) {
+		if (cl->ctl->x->stopping) {
+			ctl_final(cl, 0, CTL_ERR_SHUTDOWN, "xmppd is "
+			    "shutting down");
+			return;
+		}
+		log_info("control: %s from uid %ld pid %ld", ci->name,
+		    (long)cl->uid, (long)cl->pid);
+		cl->waiter = conn_submit(conn, req->cmd,
+		    req->cmd == CTL_PASSWD ? req->argv[0] : NULL,
+		    ctl_queued_reply, cl);
+		return;
+	}
+	switch (req->cmd) {
+	case CTL_STATUS:
+		conn_status(conn, ctl_status_line, cl);
+		ctl_final(cl, 1, NULL, NULL);
+		break;
+	case CTL_VERSION_CMD:
+		ctl_printf(cl, "- version %s\n- protocol %d\n",
+		    PACKAGE_VERSION, CTL_VERSION);
+		ctl_final(cl, 1, NULL, NULL);
+		break;
+	case CTL_HELP:
+		ctl_help(cl);
+		break;
+	case CTL_EVENTS:
+		cl->events = 1;
+		ctl_final(cl, 1, NULL, "streaming events");
+		break;
+	case CTL_PRESENCE:
+		if (conn_set_presence(conn, req->argv[0],
+		    req->argc > 1 ? req->argv[1] : NULL, &err) == -1)
+			ctl_final(cl, 0, CTL_ERR_USAGE, err);
+		else
+			ctl_final(cl, 1, NULL, conn_state(conn) == CONN_ONLINE ?
+			    "presence sent" : "presence set; sent when online");
+		break;
+	case CTL_SEND:
+		if (conn_send_message(conn, req->argv[0], req->argv[1],
+		    &err) == -1)
+			ctl_final(cl, 0, conn_state(conn) == CONN_ONLINE ?
+			    CTL_ERR_USAGE : CTL_ERR_STATE, err);
+		else
+			ctl_final(cl, 1, NULL, "sent");
+		break;
+	default:
+		ctl_final(cl, 0, CTL_ERR_UNKNOWN, "unsupported command");
+		break;
+	}
+}
+
+/* Handle complete lines while no queued command is pending. */
+static void
+ctl_process(struct ctl_client *cl)
+{
+	struct evbuffer		*in = bufferevent_get_input(cl->bev);
+	struct evbuffer_ptr	 eol;
+	struct ctl_request	 req;
+	const char		*code, *errstr;
+	char			*line;
+	size_t			 len;
+
+	while (!cl->closing && cl->waiter == NULL) {
+		eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
+				ctl_final(cl, 0, CTL_ERR_TOOLONG, "request "
+				    "line longer than 4096 bytes");
+				cl->closing = 1;
+			}
+			break;
+		}
+		if ((size_t)eol.pos >= CTL_LINE_MAX) {
+			evbuffer_drain(in, eol.pos + 1);
+			ctl_final(cl, 0, CTL_ERR_TOOLONG, "request line longer "
+			    "than 4096 bytes");
+			continue;
+		}
+		line = xmalloc(eol.pos + 1);
+		evbuffer_remove(in, line, eol.pos);
+		evbuffer_drain(in, 1);
+		line[eol.pos] = '\0';
+		if (ctl_parse_request(line, eol.pos, &req, &code,
+		    &errstr) == -1)
+			ctl_final(cl, 0, code, errstr);
+		else if (req.cmd != CTL_NONE)
+			ctl_dispatch(cl, &req);
+		explicit_bzero(line, eol.pos);	/* passwd carries a secret */
+		free(line);
+	}
+	if (cl->closing)
+		bufferevent_disable(cl->bev, EV_READ);
+}
+
+/* ---------------------------------------------------------------------- */
+/* clients */
+
+static void
+ctl_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	ctl_process(arg);
+}
+
+static void
+ctl_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	if (cl->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		ctl_client_free(cl);
+}
+
+static void
+ctl_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	ctl_client_free(arg);
+}
+
+static void
+ctl_client_free(struct ctl_client *cl)
+{
+	struct control	*ctl = cl->ctl;
+
+	/* The command goes on; only its reply has nobody to go to. */
+	conn_waiter_cancel(cl->waiter);
+	TAILQ_REMOVE(&ctl->clients, cl, entry);
+	bufferevent_free(cl->bev);
+	free(cl);
+	if (ctl->nclients-- == CTL_MAX_CLIENTS && ctl->ev_accept != NULL)
+		event_add(ctl->ev_accept, NULL);
+}
+
+static int
+ctl_peer_in_group(int fd, gid_t want, gid_t primary)
+{
+	gid_t		groups[CTL_MAX_GROUPS];
+	socklen_t	len = sizeof(groups);
+	size_t		i;
+
+	if (primary == want)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1)
+		return 0;
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == want)
+			return 1;
+	return 0;
+}
+
+static void
+ctl_resume_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct control	*ctl = arg;
+
+	(void)fd;
+	(void)ev;
+	event_add(ctl->ev_accept, NULL);
+}
+
+static void
+ctl_reap_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct control		*ctl = arg;
+	struct ctl_client	*cl, *next;
+
+	(void)fd;
+	(void)ev;
+	TAILQ_FOREACH_SAFE(cl, &ctl->clients, entry, next)
+		if (cl->dead)
+			ctl_client_free(cl);
+}
+
+static void
+ctl_accept_cb(evutil_socket_t lfd, short ev, void *arg)
+{
+	struct control		*ctl = arg;
+	struct ctl_client	*cl;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof(cred);
+	struct timeval		 tv = { 1, 0 };
+	int			 fd, allowed;
+
+	(void)ev;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) ==
+	    -1) {
+		if (errno == EMFILE || errno == ENFILE) {
+			/* Out of descriptors: pause instead of spinning. */
+			log_warn("control: accept");
+			event_del(ctl->ev_accept);
+			evtimer_add(ctl->ev_resume, &tv);
+		}
+		return;
+	}
+	cl = xcalloc(1, sizeof(*cl));
+	cl->ctl = ctl;
+	if ((cl->bev = bufferevent_socket_new(ctl->x->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		free(cl);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
+	if (++ctl->nclients == CTL_MAX_CLIENTS)
+		event_del(ctl->ev_accept);
+	bufferevent_setcb(cl->bev, ctl_read_cb, ctl_write_cb, ctl_event_cb,
+	    cl);
+	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX);
+	/* Unknown credentials are denied (fail closed). */
+	allowed = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		cl->uid = cred.uid;
+		cl->pid = cred.pid;
+		allowed = cred.uid == 0 || cred.uid == geteuid() ||
+		    (ctl->have_group &&
+		    ctl_peer_in_group(fd, ctl->group, cred.gid));
+	}
+	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+	if (!allowed) {
+		log_warnx("control: denied uid %ld pid %ld", (long)cl->uid,
+		    (long)cl->pid);
+		ctl_final(cl, 0, CTL_ERR_DENIED, "permission denied: only "
+		    "root, the daemon's user and members of control_group "
+		    "may use this socket");
+		cl->closing = 1;
+		bufferevent_disable(cl->bev, EV_READ);
+		return;
+	}
+	ctl_printf(cl, "* xmppd %d\n", CTL_VERSION);
+}
+
+/* ---------------------------------------------------------------------- */
+/* the listening socket */
+
+static int
+ctl_mkparent(const char *path)
+{
+	char	*dir = xstrdup(path), *p;
+	int	 r = 0;
+
+	if ((p = strrchr(dir, '/')) != NULL && p != dir) {
+		*p = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			r = -1;
+	}
+	free(dir);
+	return r;
+}
+
+static int
+ctl_listen(struct control *ctl, const char *path, char **cause)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd, probe;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		xasprintf(cause, "%s: path too long", path);
+		return -1;
+	}
+	if (ctl_mkparent(path) == -1) {
+		xasprintf(cause, "cannot create the directory of %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	/* A live daemon answers on the socket; a stale file does not. */
+	if ((probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		if (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			xasprintf(cause, "another xmppd is already running on "
+			    "%s", path);
+			return -1;
+		}
+		close(probe);
+		if (errno == ECONNREFUSED)
+			unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return -1;
+	}
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		xasprintf(cause, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, 0660) == -1 || (ctl->have_group &&
+	    chown(path, (uid_t)-1, ctl->group) == -1) || listen(fd, 64) == -1) {
+		xasprintf(cause, "setting up %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	ctl->path = xstrdup(path);
+	return fd;
+}
+
+struct control *
+control_new(struct xmppd *x, char **cause)
+{
+	struct control		*ctl;
+	struct conn_hooks	 hooks = { ctl_hook_state, ctl_hook_message,
+	    ctl_hook_presence, NULL };
+	struct group		*gr;
+
+	ctl = xcalloc(1, sizeof(*ctl));
+	ctl->x = x;
+	TAILQ_INIT(&ctl->clients);
+	if (x->conf->control_group != NULL) {
+		if ((gr = getgrnam(x->conf->control_group)) == NULL) {
+			xasprintf(cause, "control_group %s: no such group",
+			    x->conf->control_group);
+			free(ctl);
+			return NULL;
+		}
+		ctl->group = gr->gr_gid;
+		ctl->have_group = 1;
+	}
+	if ((ctl->fd = notify_listen_fd()) != -1) {
+		evutil_make_socket_nonblocking(ctl->fd);
+		log_info("control socket passed by systemd");
+	} else if ((ctl->fd = ctl_listen(ctl, x->conf->control_socket,
+	    cause)) == -1) {
+		free(ctl);
+		return NULL;
+	}
+	ctl->ev_accept = event_new(x->base, ctl->fd, EV_READ | EV_PERSIST,
+	    ctl_accept_cb, ctl);
+	ctl->ev_resume = evtimer_new(x->base, ctl_resume_cb, ctl);
+	ctl->ev_reap = event_new(x->base, -1, 0, ctl_reap_cb, ctl);
+	event_add(ctl->ev_accept, NULL);
+	hooks.arg = ctl;
+	conn_set_hooks(x->conn, &hooks);
+	return ctl;
+}
+
+void
+control_free(struct control *ctl)
+{
+	struct ctl_client	*cl;
+
+	if (ctl == NULL)
+		return;
+	while ((cl = TAILQ_FIRST(&ctl->clients)) != NULL)
+		ctl_client_free(cl);
+	event_free(ctl->ev_accept);
+	event_free(ctl->ev_resume);
+	event_free(ctl->ev_reap);
+	close(ctl->fd);
+	if (ctl->path != NULL) {
+		unlink(ctl->path);
+		free(ctl->path);
+	}
+	free(ctl);
+}
+
+const char *
+control_path(const struct control *ctl)
+{
+	return ctl->path;
+}

@@ -1,0 +1,173 @@
+/*
+ * notify.c: the service manager's view of the daemon.  READY=1 once the
+ * config is read and the control socket listens (not when online: an
+ * outage must not fail the unit); STATUS= on every state change; the
+ * watchdog is fed from the event loop, so a wedged loop is noticed.
+ */
+#include "compat.h"
+
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "notify.h"
+
+static struct event	*watchdog_ev;
+
+static void
+notify_send(const char *msg)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, msg);
+#else
+	(void)msg;
+#endif
+}
+
+void
+notify_ready(void)
+{
+	notify_send("READY=1");
+}
+
+void
+notify_reloading(void)
+{
+	notify_send("RELOADING=1");
+}
+
+void
+notify_stopping(void)
+{
+	notify_send("STOPPING=1");
+}
+
+void
+notify_status(const char *fmt, ...)
+{
+	char	buf[512], msg[600];
+	va_list	ap;
+	size_t	i;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* STATUS= is a single line. */
+	for (i = 0; buf[i] != '\0'; i++)
+		if (buf[i] == '\n' || buf[i] == '\r')
+			buf[i] = ' ';
+	snprintf(msg, sizeof(msg), "STATUS=%s", buf);
+	notify_send(msg);
+}
+
+void
+notify_state(const char *state, const char *jid, const char *reason,
+    uint32_t retry_ms, const char *peer)
+{
+	if (strcmp(state, "online") == 0)
+		notify_status("online as %s%s%s", jid, peer ? " via " : "",
+		    peer ? peer : "");
+	else if (strcmp(state, "waiting") == 0)
+		notify_status("waiting %.0fs before reconnecting: %s",
+		    retry_ms / 1000.0, reason);
+	else if (strcmp(state, "auth-failed") == 0)
+		notify_status("auth-failed: %s; fix the password, then "
+		    "xmppd-ctl reauth", reason);
+	else
+		notify_status("%s: %s", state, reason);
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+void
+notify_watchdog_start(struct event_base *base)
+{
+#ifdef HAVE_SYSTEMD
+	uint64_t	usec;
+	struct timeval	tv;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return;
+	usec /= 2;
+	tv.tv_sec = usec / 1000000;
+	tv.tv_usec = usec % 1000000;
+	watchdog_ev = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);
+	if (watchdog_ev == NULL)
+		return;
+	event_add(watchdog_ev, &tv);
+	notify_send("WATCHDOG=1");
+#else
+	(void)base;
+	(void)watchdog_cb;
+#endif
+}
+
+void
+notify_watchdog_stop(void)
+{
+	if (watchdog_ev != NULL) {
+		event_free(watchdog_ev);
+		watchdog_ev = NULL;
+	}
+}
+
+int
+notify_listen_fd(void)
+{
+#ifdef HAVE_SYSTEMD
+	char	**names = NULL;
+	int	  n, i, fd = -1;
+
+	n = sd_listen_fds_with_names(1, &names);
+	for (i = 0; i < n; i++) {
+		int	this = SD_LISTEN_FDS_START + i;
+
+		if (fd == -1 && sd_is_socket_unix(this, SOCK_STREAM, 1, NULL,
+		    0) > 0 && (names == NULL || strcmp(names[i], "control") ==
+		    0 || strcmp(names[i], "unknown") == 0))
+			fd = this;
+		else if (fd != this)
+			close(this);
+	}
+	if (names != NULL) {
+		for (i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	return fd;
+#else
+	return -1;
+#endif
+}
+
+int
+notify_stderr_is_journal(void)
+{
+	const char		*e = getenv("JOURNAL_STREAM");
+	unsigned long long	 dev, ino;
+	struct stat		 st;
+
+	/* systemd.exec(5): compare, since the variable is inherited. */
+	if (e == NULL || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}

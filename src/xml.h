@@ -24,7 +24,12 @@ struct xml_parser;
 #define XML_STOP	1
 
 struct xml_callbacks {
-	/* Stream header: an element named "stream" with its attributes. */
+	/*
+	 * Stream header: an element named "stream" with its attributes,
+	 * namespaced ones as "prefix:local" ("xml:lang"), and its namespace
+	 * declarations as "xmlns" (the content namespace) and "xmlns:stream".
+	 * hdr is freed when the callback returns.
+	 */
 	int	(*stream_open)(void *arg, const struct stanza *hdr);
 	/* A complete depth-1 element; ownership passes to the callee. */
 	int	(*stanza)(void *arg, struct stanza *);
@@ -37,15 +42,22 @@ struct xml_callbacks {
 #define XML_STOPPED	1
 #define XML_ERROR	-1
 
+/*
+ * max_depth counts from the root: the stream element is at depth 0, a
+ * stanza at 1.  Callbacks may be NULL (stanzas are then freed).  Returns
+ * NULL when expat cannot allocate its parser.
+ */
 struct xml_parser *xml_parser_new(const struct xml_callbacks *, void *arg,
 		    size_t max_stanza, unsigned int max_depth);
 void		 xml_parser_free(struct xml_parser *);
 /*
  * Feed bytes.  XML_ERROR sets *condition to the RFC 6120 stream error
  * condition to send ("not-well-formed", "restricted-xml",
- * "policy-violation", "invalid-namespace", "bad-format") and *detail to a
- * human-readable reason (static or owned by the parser).  After an error or
- * a stop, the parser accepts nothing more.
+ * "policy-violation", "invalid-namespace", "bad-format",
+ * "unsupported-encoding", "resource-constraint") and *detail to a
+ * human-readable reason (static or owned by the parser); either pointer may
+ * be NULL.  After an error or a stop, the parser accepts nothing more: a
+ * later call fails again ("undefined-condition" after a stop).
  */
 int		 xml_feed(struct xml_parser *, const char *, size_t,
 		    const char **condition, const char **detail);

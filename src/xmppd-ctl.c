@@ -30,8 +30,8 @@
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR	"/run"
 #endif
-#define CTL_SOCKET	RUNSTATEDIR "/xmppd/xmppd.sock"
-#define CTL_TIMEOUT	30		/* seconds, for one-shot commands */
+#define DEFAULT_SOCKET	RUNSTATEDIR "/xmppd/xmppd.sock"
+#define DEFAULT_TIMEOUT	30		/* seconds, for one-shot commands */
 /* Event lines carry message bodies, which may exceed a request line. */
 #define REPLY_LINE_MAX	(1024 * 1024)
 
@@ -135,7 +135,7 @@ help(void)
 	    "  -s PATH     control socket (default %s)\n"
 	    "  -t SECONDS  give up after SECONDS (default %d; no limit for\n"
 	    "              events and wait-online)\n\n"
-	    "commands:\n", CTL_SOCKET, CTL_TIMEOUT);
+	    "commands:\n", DEFAULT_SOCKET, DEFAULT_TIMEOUT);
 	for (ci = ctl_cmds; ci->name != NULL; ci++) {
 		/* The password never goes on the command line. */
 		u = ci->cmd == CTL_PASSWD ? "passwd" : ci->usage;
@@ -201,7 +201,7 @@ socket_path(struct ctl *c, const char *sflag, const char *iflag)
 	}
 	if ((env = getenv("XMPPD_CTL_SOCKET")) != NULL && *env != '\0')
 		return env;
-	return CTL_SOCKET;
+	return DEFAULT_SOCKET;
 }
 
 static int
@@ -275,6 +275,9 @@ check_request(const char *line)
 	char			*copy;
 	int			 r;
 
+	/* Said plainly: the protocol's reason would be cryptic here. */
+	if (strchr(line, '\n') != NULL)
+		die(XC_USAGE, "arguments cannot contain newlines");
 	copy = xstrdup(line);
 	r = ctl_parse_request(copy, strlen(copy), &req, &code, &errstr);
 	freezero_str(copy);
@@ -859,7 +862,7 @@ main(int argc, char *argv[])
 	if (tflag >= 0)
 		c.timeout = tflag;
 	else if (c.ci->cmd != CTL_EVENTS && c.ci->cmd != CTL_WAIT_ONLINE)
-		c.timeout = CTL_TIMEOUT;
+		c.timeout = DEFAULT_TIMEOUT;
 	if (c.timeout > 0)
 		c.deadline = monotime_ms() + (uint64_t)c.timeout * 1000;
 

@@ -1,0 +1,304 @@
+/*
+ * xmppd.c: main(): options, config, the event loop, signals and the
+ * order of start-up and shutdown.  A new-style daemon: it never forks.
+ */
+#include "compat.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "conn.h"
+#include "control.h"
+#include "log.h"
+#include "notify.h"
+#include "tls.h"
+#include "xmalloc.h"
+#include "xmppd.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#define DEFAULT_CONF	SYSCONFDIR "/xmppd/xmppd.conf"
+#define STOP_GRACE_MS	2500
+
+static struct event	*stop_timer;
+
+static __dead void
+usage(void)
+{
+	fprintf(stderr, "usage: xmppd [-dnvV] [-f file]\n");
+	exit(2);
+}
+
+static void
+libevent_log(int sev, const char *msg)
+{
+	if (sev >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+/* Load config and credentials; NULL with *cause on any error. */
+static struct config *
+load_config(const char *path, char **cause)
+{
+	struct config	*conf;
+
+	if ((conf = config_load(path, cause)) == NULL)
+		return NULL;
+	if (config_load_password(conf, cause) == -1) {
+		config_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+static void
+warn_config(const struct config *conf)
+{
+	if (conf->password_exposed)
+		log_warnx("%s: the password is in a file that other users "
+		    "can read; chmod 600 it, or move the password to a "
+		    "credential (see xmppd.conf(5))", conf->path);
+	if (!conf->tls_verify)
+		log_warnx("%s: tls_verify = no: server certificates are NOT "
+		    "checked", conf->path);
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Does the change need a new connection? */
+static int
+conf_needs_reconnect(const struct config *a, const struct config *b)
+{
+	return !same_str(a->jid_str, b->jid_str) ||
+	    !same_str(a->password, b->password) ||
+	    !same_str(a->server_host, b->server_host) ||
+	    a->server_port != b->server_port || a->tls != b->tls ||
+	    !same_str(a->ca_file, b->ca_file) ||
+	    a->tls_verify != b->tls_verify ||
+	    a->max_stanza_size != b->max_stanza_size;
+}
+
+int
+xmppd_reload(struct xmppd *x, char **cause)
+{
+	struct config	*conf;
+	SSL_CTX		*ctx = NULL;
+	int		 reconnect;
+
+	notify_reloading();
+	log_info("reloading %s", x->conf_path);
+	if ((conf = load_config(x->conf_path, cause)) == NULL)
+		goto fail;
+	if (!same_str(conf->ca_file, x->conf->ca_file) ||
+	    conf->tls_verify != x->conf->tls_verify) {
+		if ((ctx = tls_ctx_new(conf, cause)) == NULL) {
+			config_free(conf);
+			goto fail;
+		}
+		SSL_CTX_free(x->tls_ctx);
+		x->tls_ctx = ctx;
+	}
+	if (!same_str(conf->control_socket, x->conf->control_socket))
+		log_warnx("control_socket changed: takes effect on restart");
+	warn_config(conf);
+	reconnect = conf_needs_reconnect(x->conf, conf);
+	config_free(x->conf);
+	x->conf = conf;
+	log_setverbose(log_getverbose() || conf->log_verbose);
+	conn_config_changed(x->conn, reconnect);
+	notify_ready();
+	return 0;
+fail:
+	log_warnx("reload failed, keeping the running configuration: %s",
+	    *cause);
+	notify_ready();
+	return -1;
+}
+
+int
+xmppd_reload_password(struct xmppd *x, char **cause)
+{
+	struct config	*conf;
+
+	if ((conf = load_config(x->conf_path, cause)) == NULL)
+		return -1;
+	freezero_str(x->conf->password);
+	x->conf->password = conf->password;
+	conf->password = NULL;
+	config_free(conf);
+	return 0;
+}
+
+void
+xmppd_stopped(struct xmppd *x)
+{
+	event_base_loopexit(x->base, NULL);
+}
+
+static void
+stop_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct xmppd	*x = arg;
+
+	(void)fd;
+	(void)ev;
+	log_warnx("the stream did not close in time; exiting anyway");
+	event_base_loopexit(x->base, NULL);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	struct xmppd	*x = arg;
+	struct timeval	 tv = { STOP_GRACE_MS / 1000,
+	    (STOP_GRACE_MS % 1000) * 1000 };
+
+	(void)ev;
+	switch (sig) {
+	case SIGHUP:
+		if (!x->stopping)
+			conn_submit(x->conn, CTL_RELOAD, NULL, NULL, NULL);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (x->stopping)
+			return;
+		log_info("received %s, going offline", strsignal(sig));
+		notify_stopping();
+		x->stopping = 1;
+		stop_timer = evtimer_new(x->base, stop_timeout_cb, x);
+		evtimer_add(stop_timer, &tv);
+		conn_shutdown(x->conn);
+		break;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct xmppd	 x;
+	struct event	*ev_term, *ev_int, *ev_hup;
+	char		*cause = NULL;
+	int		 ch, debug = 0, noaction = 0, verbose = 0;
+
+	memset(&x, 0, sizeof(x));
+	x.conf_path = DEFAULT_CONF;
+	while ((ch = getopt(argc, argv, "df:hnvV")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			x.conf_path = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("xmppd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init(debug, !debug && notify_stderr_is_journal() ?
+	    LOG_TO_JOURNAL : LOG_TO_STDERR);
+	if (verbose)
+		log_setverbose(1);
+
+	if (noaction) {
+		if ((x.conf = config_load(x.conf_path, &cause)) == NULL) {
+			fprintf(stderr, "xmppd: %s\n", cause);
+			return 1;
+		}
+		if ((x.conf->password != NULL || x.conf->password_file != NULL)
+		    && config_load_password(x.conf, &cause) == -1) {
+			fprintf(stderr, "xmppd: %s\n", cause);
+			return 1;
+		}
+		warn_config(x.conf);
+		if (verbose)
+			config_print(x.conf, stdout);
+		fprintf(stderr, "configuration OK\n");
+		config_free(x.conf);
+		return 0;
+	}
+
+	if ((x.conf = load_config(x.conf_path, &cause)) == NULL) {
+		log_warnx("%s", cause);
+		notify_status("configuration error: %s", cause);
+		return 1;
+	}
+	if (x.conf->log_verbose)
+		log_setverbose(1);
+	warn_config(x.conf);
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log);
+	if ((x.base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	if ((x.tls_ctx = tls_ctx_new(x.conf, &cause)) == NULL) {
+		log_warnx("%s", cause);
+		notify_status("TLS set-up failed: %s", cause);
+		return 1;
+	}
+	x.conn = conn_new(&x);
+	if ((x.ctl = control_new(&x, &cause)) == NULL) {
+		log_warnx("control socket: %s", cause);
+		notify_status("control socket: %s", cause);
+		return 1;
+	}
+	ev_term = evsignal_new(x.base, SIGTERM, signal_cb, &x);
+	ev_int = evsignal_new(x.base, SIGINT, signal_cb, &x);
+	ev_hup = evsignal_new(x.base, SIGHUP, signal_cb, &x);
+	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
+	    evsignal_add(ev_term, NULL) == -1 ||
+	    evsignal_add(ev_int, NULL) == -1 ||
+	    evsignal_add(ev_hup, NULL) == -1)
+		fatalx("cannot install signal handlers");
+
+	log_info("xmppd %s starting for %s", PACKAGE_VERSION,
+	    x.conf->jid_str);
+	notify_ready();
+	notify_watchdog_start(x.base);
+	conn_start(x.conn);
+	event_base_dispatch(x.base);
+
+	log_info("stopped");
+	notify_watchdog_stop();
+	control_free(x.ctl);
+	conn_free(x.conn);
+	if (stop_timer != NULL)
+		event_free(stop_timer);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	SSL_CTX_free(x.tls_ctx);
+	config_free(x.conf);
+	event_base_free(x.base);
+	return 0;
+}

@@ -2,6 +2,8 @@
  * test_backoff.c: the full-jitter schedule, driven by an injected random
  * source so that every delay is predictable.
  */
+#include "compat.h"
+
 #include <stdint.h>
 
 #include "backoff.h"

@@ -3,6 +3,8 @@
  * sources and printing.  Files live in a temporary directory that is
  * removed at the end.
  */
+#include "compat.h"
+
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -13,11 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/*
- * By path: a plain "config.h" would find autoconf's header first, since
- * the build directory comes before src/ on the include path.
- */
-#include "../../src/config.h"
+#include "config.h"
 #include "tap.h"
 #include "xmalloc.h"
 

@@ -1,6 +1,8 @@
 /*
  * test_jid.c: JID parsing, normalisation, limits and the bare/full forms.
  */
+#include "compat.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
