@@ -122,7 +122,7 @@ struct conn {
 	enum conn_state		 state;
 	enum conn_step		 step;
 	time_t			 since;
-	char			 last_error[256];
+	char			 last_error[512];
 	unsigned int		 reconnects;
 	int			 want_online;
 	int			 ever_online;
@@ -450,7 +450,9 @@ conn_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	if (c->state == CONN_CONNECTING) {
-		log_info("connect to %s timed out", c->peer);
+		snprintf(c->last_error, sizeof(c->last_error),
+		    "connect to %s timed out", c->peer);
+		log_info("%s", c->last_error);
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 		c->fd = -1;
@@ -540,8 +542,9 @@ conn_try_next(struct conn *c)
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		if (bufferevent_socket_connect(c->bev,
 		    (struct sockaddr *)&a->ss, a->sslen) == -1) {
-			log_info("connect to %s: %s", c->peer,
-			    strerror(errno));
+			snprintf(c->last_error, sizeof(c->last_error),
+			    "connect to %s: %s", c->peer, strerror(errno));
+			log_info("%s", c->last_error);
 			bufferevent_free(c->bev);
 			c->bev = NULL;
 			close(fd);
@@ -553,8 +556,8 @@ conn_try_next(struct conn *c)
 		    "connecting");
 		return;
 	}
-	conn_fail(c, "could not connect to any address of %s",
-	    c->x->conf->jid.domain);
+	conn_fail(c, "could not connect to %s%s%s", c->x->conf->jid.domain,
+	    c->last_error[0] ? "; last error: " : "", c->last_error);
 }
 
 static void
@@ -574,6 +577,37 @@ conn_tcp_up(struct conn *c)
 		conn_start_tls(c);
 	else
 		conn_open_stream(c);
+}
+
+/* A failed handshake costs this address only; the next one may do. */
+static void
+conn_tls_failed(struct conn *c)
+{
+	unsigned long	e;
+	char		buf[256];
+
+	if (SSL_get_verify_result(c->ssl) == X509_V_OK &&
+	    (e = bufferevent_get_openssl_error(c->bev)) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		snprintf(c->last_error, sizeof(c->last_error), "TLS handshake "
+		    "with %s failed: %s", c->peer, buf);
+	} else
+		snprintf(c->last_error, sizeof(c->last_error), "TLS handshake "
+		    "with %s failed: %s", c->peer, tls_error_string(c->ssl));
+	log_warnx("%s: %s", conn_jid(c), c->last_error);
+	if (c->addrs == NULL || c->addr_idx + 1 >= c->addrs->n) {
+		conn_fail(c, "%s", c->last_error);
+		return;
+	}
+	evtimer_del(c->ev_deadline);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->ssl = NULL;
+	c->fd = -1;
+	c->tls_active = 0;
+	c->step = STEP_NONE;
+	c->addr_idx++;
+	conn_try_next(c);
 }
 
 static void
@@ -601,9 +635,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_ERROR) {
 		if (c->state == CONN_CONNECTING) {
-			log_info("connect to %s: %s", c->peer,
+			snprintf(c->last_error, sizeof(c->last_error),
+			    "connect to %s: %s", c->peer,
 			    evutil_socket_error_to_string(
 			    EVUTIL_SOCKET_ERROR()));
+			log_info("%s", c->last_error);
 			bufferevent_free(c->bev);
 			c->bev = NULL;
 			c->fd = -1;
@@ -613,8 +649,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		if (c->step == STEP_TLS) {
-			conn_fail(c, "TLS handshake with %s failed: %s",
-			    c->peer, tls_error_string(c->ssl));
+			conn_tls_failed(c);
 			return;
 		}
 		if (c->state == CONN_CLOSING) {

@@ -611,6 +611,7 @@ test_no_progress(void)
 
 	for (i = 0; i < nitems(starts); i++) {
 		memset(piece, i == 2 ? ']' : 'x', sizeof(piece));
+		cond = detail = NULL;
 		rec_init(&r);
 		xp = new_parser(&r, BIG, 64);
 		rv = xml_feed(xp, starts[i], strlen(starts[i]), &cond,
