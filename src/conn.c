@@ -556,8 +556,15 @@ conn_try_next(struct conn *c)
 		    "connecting");
 		return;
 	}
-	conn_fail(c, "could not connect to %s%s%s", c->x->conf->jid.domain,
-	    c->last_error[0] ? "; last error: " : "", c->last_error);
+	{
+		char	last[sizeof(c->last_error)];
+
+		/* conn_fail() writes last_error: copy it first. */
+		snprintf(last, sizeof(last), "%s", c->last_error);
+		conn_fail(c, "could not connect to %s%s%s",
+		    c->x->conf->jid.domain, last[0] ? "; last error: " : "",
+		    last);
+	}
 }
 
 static void
@@ -594,11 +601,15 @@ conn_tls_failed(struct conn *c)
 	} else
 		snprintf(c->last_error, sizeof(c->last_error), "TLS handshake "
 		    "with %s failed: %s", c->peer, tls_error_string(c->ssl));
-	log_warnx("%s: %s", conn_jid(c), c->last_error);
 	if (c->addrs == NULL || c->addr_idx + 1 >= c->addrs->n) {
-		conn_fail(c, "%s", c->last_error);
+		char	last[sizeof(c->last_error)];
+
+		snprintf(last, sizeof(last), "%s", c->last_error);
+		conn_fail(c, "%s", last);
 		return;
 	}
+	log_warnx("%s: %s; trying the next address", conn_jid(c),
+	    c->last_error);
 	evtimer_del(c->ev_deadline);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
