@@ -63,6 +63,10 @@
 #define NS_XDATA	"jabber:x:data"
 #define NS_OOB		"jabber:x:oob"
 #define NS_SASL_CB	"urn:xmpp:sasl-cb:0"
+#define NS_SM		"urn:xmpp:sm:3"
+
+#define SM_MAX_UNACKED	1000		/* stanzas kept for resending */
+#define SM_MAX_BYTES	(1024 * 1024)
 
 #define NEGOTIATION_TIMEOUT	30	/* seconds per negotiation step */
 #define CLOSE_TIMEOUT_MS	1500	/* wait for the server's </stream> */
@@ -70,6 +74,7 @@
 #define MAX_REDIRECTS		5
 #define OUTPUT_MAX		(1024 * 1024)
 #define READ_HIGHWAT		(64 * 1024)
+#define FEED_BATCH		4096
 
 /* Where a connection is inside its state. */
 enum conn_step {
@@ -83,6 +88,7 @@ enum conn_step {
 	STEP_SASL,
 	STEP_BIND,
 	STEP_SESSION,
+	STEP_RESUME,
 	STEP_ONLINE,
 };
 
@@ -115,6 +121,32 @@ struct conn_op {
 	char			*reg_text;
 };
 TAILQ_HEAD(conn_ops, conn_op);
+
+/* An outgoing stanza the server has not acknowledged yet (XEP-0198). */
+struct sm_item {
+	TAILQ_ENTRY(sm_item)	 entry;
+	int			 is_message;
+	size_t			 len;
+	char			 data[];
+};
+TAILQ_HEAD(sm_items, sm_item);
+
+/* Stream management: survives a lost link so the session can resume. */
+struct sm_state {
+	int			 enabled;	/* counting on this stream */
+	int			 resumable;	/* the server keeps the session */
+	int			 resumed;	/* this session was resumed */
+	char			*id;
+	char			*jid;		/* bound JID of the session */
+	unsigned int		 max;		/* seconds the server waits */
+	time_t			 lost_at;
+	uint32_t		 h_in;		/* stanzas handled */
+	uint32_t		 h_out;		/* stanzas sent */
+	uint32_t		 h_acked;	/* acknowledged by the server */
+	struct sm_items		 unacked;
+	size_t			 n, bytes;
+	unsigned int		 resumptions;
+};
 
 struct conn {
 	struct xmppd		*x;
@@ -192,6 +224,7 @@ struct conn {
 
 	struct conn_ops		 ops;
 	struct conn_waiters	 online_waiters;
+	struct sm_state		 sm;
 };
 
 static const char *conn_state_names[CONN_STATE_MAX] = {
@@ -220,6 +253,12 @@ static int	conn_sasl_input(struct conn *, struct stanza *);
 static int	conn_negotiation_iq(struct conn *, struct stanza *);
 static void	conn_wait(struct conn *, uint32_t, const char *);
 static void	conn_auth_failed(struct conn *, const char *);
+static void	conn_sm_track(struct conn *, const struct stanza *,
+		    const char *, size_t);
+static int	conn_sm_input(struct conn *, struct stanza *);
+static void	conn_sm_forget(struct conn *, int);
+static int	conn_sm_can_resume(const struct conn *);
+static void	conn_online(struct conn *);
 static void	conn_stanza_online(struct conn *, struct stanza *);
 static void	conn_send(struct conn *, struct stanza *);
 static void	conn_send_raw(struct conn *, const char *, size_t);
@@ -251,6 +290,8 @@ conn_send(struct conn *c, struct stanza *s)
 
 	out = stanza_to_string(s, NS_CLIENT, &len);
 	conn_send_raw(c, out, len);
+	if (c->sm.enabled)
+		conn_sm_track(c, s, out, len);
 	free(out);
 }
 
@@ -338,6 +379,9 @@ conn_clear_timers(struct conn *c)
 static void
 conn_teardown(struct conn *c)
 {
+	if (c->sm.enabled && c->sm.resumable && c->sm.lost_at == 0)
+		c->sm.lost_at = time(NULL);
+	c->sm.enabled = 0;
 	conn_clear_timers(c);
 	if (c->netreq != NULL) {
 		net_resolve_cancel(c->netreq);
@@ -798,6 +842,7 @@ conn_do_action(struct conn *c)
 			conn_closed(c);
 		else {
 			conn_send_raw(c, "</stream:stream>", 16);
+			conn_sm_forget(c, 1);
 			conn_fail(c, "the server closed the stream");
 		}
 		break;
@@ -826,6 +871,14 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	const char		*cond, *detail;
 	int			 r;
 
+	/*
+	 * expat 2.5 rescans an unfinished token on every call: a server
+	 * trickling one byte at a time would cost quadratic CPU.  Feed it
+	 * only once a tag can have ended, or a few KiB have gathered.
+	 */
+	if (evbuffer_get_length(in) < FEED_BATCH &&
+	    evbuffer_search(in, ">", 1, NULL).pos == -1)
+		return;
 	while (c->xml != NULL && c->action == ACT_NONE &&
 	    evbuffer_get_length(in) > 0) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -994,6 +1047,11 @@ conn_xml_stanza(void *arg, struct stanza *s)
 		stanza_free(s);
 		return XML_CONTINUE;
 	}
+	if (ns != NULL && strcmp(ns, NS_SM) == 0) {
+		r = conn_sm_input(c, s);
+		stanza_free(s);
+		return c->action != ACT_NONE ? XML_STOP : r;
+	}
 	switch (c->step) {
 	case STEP_PROCEED:
 		if (ns != NULL && strcmp(ns, NS_TLS) == 0 &&
@@ -1014,6 +1072,10 @@ conn_xml_stanza(void *arg, struct stanza *s)
 		break;
 	case STEP_ONLINE:
 		conn_stanza_online(c, s);
+		/* XEP-0198 counts every stanza we handled. */
+		if (c->sm.enabled && (strcmp(name, "message") == 0 ||
+		    strcmp(name, "presence") == 0 || strcmp(name, "iq") == 0))
+			c->sm.h_in++;
 		break;
 	default:
 		log_debug("ignoring <%s/> before negotiation", name);
@@ -1057,6 +1119,19 @@ conn_features(struct conn *c, struct stanza *f)
 			conn_register_start(c);
 		else
 			conn_auth_start(c);
+		return;
+	}
+	if (conn_sm_can_resume(c) && stanza_child(f, "sm", NS_SM) != NULL) {
+		char	*out;
+		size_t	 len;
+
+		len = xasprintf(&out, "<resume xmlns='" NS_SM "' previd='%s' "
+		    "h='%u'/>", c->sm.id, c->sm.h_in);
+		conn_send_raw(c, out, len);
+		free(out);
+		c->step = STEP_RESUME;
+		conn_set_state(c, CONN_BINDING, "resuming the session");
+		conn_arm_deadline(c, NEGOTIATION_TIMEOUT, "resuming");
 		return;
 	}
 	if (stanza_child(f, "bind", NS_BIND) == NULL) {
@@ -1520,24 +1595,221 @@ conn_register_error(struct conn *c, struct stanza *iq)
 	conn_auth_start(c);
 }
 
+/*
+ * Bound (or resumed): we are online.  A fresh session enables stream
+ * management, announces presence and resends messages a failed
+ * resumption left unacknowledged; a resumed one needs none of that.
+ */
 static void
 conn_online(struct conn *c)
 {
-	struct timeval	tv = { STABLE_SECONDS, 0 };
-	char		buf[300];
+	struct timeval	 tv = { STABLE_SECONDS, 0 };
+	struct sm_items	 old;
+	struct sm_item	*it;
+	char		 buf[300];
 
 	evtimer_del(c->ev_deadline);
 	c->step = STEP_ONLINE;
 	c->redirects = 0;
 	c->ever_online = 1;
-	conn_send_presence(c);
+	if (!c->sm.resumed) {
+		TAILQ_INIT(&old);
+		TAILQ_CONCAT(&old, &c->sm.unacked, entry);
+		conn_sm_forget(c, 1);
+		if (c->features != NULL &&
+		    stanza_child(c->features, "sm", NS_SM) != NULL) {
+			conn_send_raw(c, "<enable xmlns='" NS_SM "' "
+			    "resume='true'/>", sizeof("<enable xmlns='" NS_SM
+			    "' resume='true'/>") - 1);
+			c->sm.enabled = 1;	/* counting starts now */
+		}
+		conn_send_presence(c);
+		while ((it = TAILQ_FIRST(&old)) != NULL) {
+			TAILQ_REMOVE(&old, it, entry);
+			if (it->is_message) {
+				log_info("resending a message the old session "
+				    "did not deliver");
+				conn_send_raw(c, it->data, it->len);
+				if (c->sm.enabled)
+					conn_sm_track(c, NULL, it->data,
+					    it->len);
+			}
+			free(it);
+		}
+	}
 	evtimer_add(c->ev_stable, &tv);
 	if (c->x->conf->ping_interval > 0) {
 		tv.tv_sec = c->x->conf->ping_interval;
 		evtimer_add(c->ev_ping, &tv);
 	}
-	snprintf(buf, sizeof(buf), "online as %s", conn_jid(c));
+	snprintf(buf, sizeof(buf), "%s as %s", c->sm.resumed ?
+	    "session resumed, online" : "online", conn_jid(c));
 	conn_set_state(c, CONN_ONLINE, buf);
+}
+
+/* ---------------------------------------------------------------------- */
+/* stream management (XEP-0198) */
+
+/* Keep a copy of a sent stanza until the server acknowledges it. */
+static void
+conn_sm_track(struct conn *c, const struct stanza *s, const char *data,
+    size_t len)
+{
+	struct sm_item	*it;
+
+	it = xmalloc(sizeof(*it) + len + 1);
+	it->len = len;
+	it->is_message = s == NULL || strcmp(stanza_name(s), "message") == 0;
+	memcpy(it->data, data, len);
+	it->data[len] = '\0';
+	TAILQ_INSERT_TAIL(&c->sm.unacked, it, entry);
+	c->sm.n++;
+	c->sm.bytes += len;
+	c->sm.h_out++;
+	while (c->sm.n > SM_MAX_UNACKED || c->sm.bytes > SM_MAX_BYTES) {
+		it = TAILQ_FIRST(&c->sm.unacked);
+		TAILQ_REMOVE(&c->sm.unacked, it, entry);
+		c->sm.n--;
+		c->sm.bytes -= it->len;
+		/* Bounded memory; say so instead of dropping silently. */
+		log_warnx("stream management: the server has not acknowledged "
+		    "%u stanzas; no longer keeping the oldest for resending",
+		    SM_MAX_UNACKED);
+		c->sm.h_acked++;
+		free(it);
+	}
+	if (s != NULL && strcmp(stanza_name(s), "iq") != 0)
+		conn_send_raw(c, "<r xmlns='" NS_SM "'/>",
+		    sizeof("<r xmlns='" NS_SM "'/>") - 1);
+}
+
+/* The server has handled h of our stanzas: drop them. */
+static int
+conn_sm_ack(struct conn *c, const char *hs)
+{
+	const char	*errstr;
+	struct sm_item	*it;
+	uint32_t	 h, n;
+
+	h = (uint32_t)xstrtonum(hs ? hs : "", 0, UINT32_MAX, &errstr);
+	if (errstr != NULL)
+		return -1;
+	n = h - c->sm.h_acked;		/* wraps as the XEP says */
+	if (n > c->sm.n)
+		return -1;
+	while (n-- > 0) {
+		it = TAILQ_FIRST(&c->sm.unacked);
+		TAILQ_REMOVE(&c->sm.unacked, it, entry);
+		c->sm.n--;
+		c->sm.bytes -= it->len;
+		free(it);
+	}
+	c->sm.h_acked = h;
+	return 0;
+}
+
+/* Forget the session; keep_queue keeps unacked stanzas for resending. */
+static void
+conn_sm_forget(struct conn *c, int keep_queue)
+{
+	struct sm_item	*it;
+
+	if (!keep_queue)
+		while ((it = TAILQ_FIRST(&c->sm.unacked)) != NULL) {
+			TAILQ_REMOVE(&c->sm.unacked, it, entry);
+			free(it);
+		}
+	if (!keep_queue || TAILQ_EMPTY(&c->sm.unacked)) {
+		c->sm.n = 0;
+		c->sm.bytes = 0;
+	}
+	free(c->sm.id);
+	c->sm.id = NULL;
+	c->sm.enabled = c->sm.resumable = c->sm.resumed = 0;
+	c->sm.lost_at = 0;
+	c->sm.h_in = c->sm.h_out = c->sm.h_acked = 0;
+}
+
+static int
+conn_sm_can_resume(const struct conn *c)
+{
+	return c->sm.resumable && c->sm.id != NULL && c->sm.lost_at != 0 &&
+	    time(NULL) - c->sm.lost_at < (time_t)c->sm.max;
+}
+
+static int
+conn_sm_resumed(struct conn *c, struct stanza *s)
+{
+	struct sm_item	*it;
+
+	if (conn_sm_ack(c, stanza_attr(s, "h")) == -1)
+		return conn_defer(c, ACT_FAIL, 0, "stream management: the "
+		    "server acknowledged stanzas we never sent");
+	c->sm.enabled = 1;
+	c->sm.resumed = 1;
+	c->sm.lost_at = 0;
+	c->sm.resumptions++;
+	c->bound = xstrdup(c->sm.jid);
+	/* Resend what the old stream lost, in order, same counters. */
+	TAILQ_FOREACH(it, &c->sm.unacked, entry)
+		conn_send_raw(c, it->data, it->len);
+	if (!TAILQ_EMPTY(&c->sm.unacked)) {
+		log_info("resent %zu unacknowledged stanzas", c->sm.n);
+		conn_send_raw(c, "<r xmlns='" NS_SM "'/>",
+		    sizeof("<r xmlns='" NS_SM "'/>") - 1);
+	}
+	conn_online(c);
+	return XML_CONTINUE;
+}
+
+static int
+conn_sm_input(struct conn *c, struct stanza *s)
+{
+	const char	*name = stanza_name(s), *v;
+	const char	*errstr;
+	char		*out;
+	size_t		 len;
+
+	if (strcmp(name, "r") == 0 && c->sm.enabled) {
+		len = xasprintf(&out, "<a xmlns='" NS_SM "' h='%u'/>",
+		    c->sm.h_in);
+		conn_send_raw(c, out, len);
+		free(out);
+	} else if (strcmp(name, "a") == 0 && c->sm.enabled) {
+		if (conn_sm_ack(c, stanza_attr(s, "h")) == -1)
+			return conn_defer(c, ACT_FAIL, 0, "stream management:"
+			    " the server acknowledged stanzas we never sent");
+	} else if (strcmp(name, "enabled") == 0 && c->sm.enabled) {
+		v = stanza_attr(s, "resume");
+		if (v != NULL && (strcmp(v, "true") == 0 ||
+		    strcmp(v, "1") == 0) && stanza_attr(s, "id") != NULL) {
+			c->sm.resumable = 1;
+			free(c->sm.id);
+			c->sm.id = xstrndup(stanza_attr(s, "id"), 1024);
+			v = stanza_attr(s, "max");
+			c->sm.max = v ? (unsigned int)xstrtonum(v, 0, 86400,
+			    &errstr) : 300;
+			if (v != NULL && errstr != NULL)
+				c->sm.max = 300;
+			free(c->sm.jid);
+			c->sm.jid = xstrdup(conn_jid(c));
+		}
+		log_info("stream management enabled%s", c->sm.resumable ?
+		    ", session resumable" : "");
+	} else if (strcmp(name, "resumed") == 0 && c->step == STEP_RESUME)
+		return conn_sm_resumed(c, s);
+	else if (strcmp(name, "failed") == 0 && c->step == STEP_RESUME) {
+		log_info("the server could not resume the session; starting "
+		    "a new one");
+		free(c->sm.id);
+		c->sm.id = NULL;
+		c->sm.resumable = 0;
+		conn_features(c, c->features);
+	} else if (strcmp(name, "failed") == 0) {
+		log_info("the server refused stream management");
+		conn_sm_forget(c, 0);
+	}
+	return XML_CONTINUE;
 }
 
 static int
@@ -1826,6 +2098,8 @@ conn_close_clean(struct conn *c, enum after_close after)
 	c->after_close = after;
 	if (c->state == CONN_CLOSING)
 		return;
+	/* A deliberate close ends the session: never resume it. */
+	conn_sm_forget(c, 0);
 	if (c->bev == NULL || c->step == STEP_TLS || c->step == STEP_NONE ||
 	    c->state == CONN_CONNECTING) {
 		conn_closed(c);
@@ -2220,7 +2494,10 @@ conn_status(const struct conn *c, void (*put)(void *, const char *,
 	put(arg, "tls", c->tls_desc[0] ? c->tls_desc : "-");
 	put(arg, "sasl", c->state == CONN_ONLINE && c->sasl_used[0] ?
 	    c->sasl_used : "-");
-	put(arg, "sm", "no");
+	put(arg, "sm", c->sm.resumed ? "resumed" : c->sm.resumable ?
+	    "resumable" : c->sm.enabled ? "enabled" : "no");
+	snprintf(buf, sizeof(buf), "%u", c->sm.resumptions);
+	put(arg, "resumptions", buf);
 	snprintf(buf, sizeof(buf), "%lld", (long long)c->since);
 	put(arg, "since", buf);
 	put(arg, "last_error", c->last_error[0] ? c->last_error : "-");
@@ -2265,6 +2542,7 @@ conn_new(struct xmppd *x)
 	c->since = time(NULL);
 	TAILQ_INIT(&c->ops);
 	TAILQ_INIT(&c->online_waiters);
+	TAILQ_INIT(&c->sm.unacked);
 	c->ev_deadline = evtimer_new(x->base, conn_deadline_cb, c);
 	c->ev_retry = evtimer_new(x->base, conn_retry_cb, c);
 	c->ev_ping = evtimer_new(x->base, conn_ping_cb, c);
@@ -2372,6 +2650,8 @@ conn_free(struct conn *c)
 	event_free(c->ev_stable);
 	event_free(c->ev_ops);
 	event_free(c->ev_action);
+	conn_sm_forget(c, 0);
+	free(c->sm.jid);
 	freezero_str(c->password);
 	freezero_str(c->passwd_new);
 	free(c->bare);

@@ -13,7 +13,7 @@ struct stanza;
 
 /* A new element; ns may be NULL (inherit).  Never fails (fatal on OOM). */
 struct stanza	*stanza_new(const char *name, const char *ns);
-/* Frees s and its children; NULL is a no-op. */
+/* Frees s and its children, unlinking s from its parent; NULL is a no-op. */
 void		 stanza_free(struct stanza *);
 
 const char	*stanza_name(const struct stanza *);
@@ -37,7 +37,7 @@ void		 stanza_append_text(struct stanza *, const char *, size_t);
 
 /* New child appended to parent and owned by it; returns the child. */
 struct stanza	*stanza_add_child(struct stanza *parent, const char *name, const char *ns);
-/* Append an existing tree; ownership moves to parent. */
+/* Append an existing tree (moved if it has a parent); parent owns it. */
 void		 stanza_adopt(struct stanza *parent, struct stanza *child);
 /* Convenience: child with text. */
 struct stanza	*stanza_add_text_child(struct stanza *parent, const char *name,
