@@ -39,6 +39,7 @@
 #include "log.h"
 #include "net.h"
 #include "notify.h"
+#include "pin.h"
 #include "sasl.h"
 #include "stanza.h"
 #include "tls.h"
@@ -1205,9 +1206,27 @@ conn_auth_start(struct conn *c)
 	const char		*errstr, *user = c->x->conf->jid.local;
 	char			*b64, *out;
 	size_t			 len;
+	int			 pinned;
 
 	conn_sasl_offer(c, &offer);
+	pinned = pin_load(c->x->conf->state_dir, c->bare);
+	offer.exclude = pin_exclude(pinned);
 	if (sasl_choose(&offer, &c->choice, &errstr) == -1) {
+		offer.exclude = 0;
+		if (pinned > 0 && sasl_choose(&offer, &c->choice,
+		    &errstr) == 0) {
+			char *path = pin_path(c->x->conf->state_dir, c->bare);
+
+			/* Something weaker would do: that is the attack. */
+			conn_defer(c, ACT_AUTHFAIL, 0, "refusing %s: %s "
+			    "worked for this account before, so a weaker offer "
+			    "may be a downgrade attack (if the server changed "
+			    "on purpose, remove %s and run xmppd-ctl reauth)",
+			    sasl_mech_name(c->choice.mech),
+			    pin_rank_name(pinned), path);
+			free(path);
+			return;
+		}
 		conn_defer(c, ACT_FAIL, 0, "%s", errstr);
 		return;
 	}
@@ -1327,6 +1346,16 @@ conn_sasl_success(struct conn *c, struct stanza *s)
 	c->sasl = NULL;
 	c->authenticated = 1;
 	log_info("authenticated as %s with %s", c->bare, c->sasl_used);
+	if (pin_rank(c->choice.mech) > 0) {
+		char	*cause = NULL;
+
+		if (pin_store(c->x->conf->state_dir, c->bare,
+		    pin_rank(c->choice.mech), &cause) == -1) {
+			log_warnx("cannot remember the SASL mechanism: %s",
+			    cause);
+			free(cause);
+		}
+	}
 	return conn_defer(c, ACT_RESTART, 0, NULL);
 }
 

@@ -1,0 +1,130 @@
+/*
+ * pin.c: the downgrade pin, one small file per account in the state
+ * directory: "SCRAM-SHA-256\n".  Written atomically (temp file, rename).
+ */
+#include "compat.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pin.h"
+#include "xmalloc.h"
+
+static const char *const rank_names[] = {
+	"PLAIN", "SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512"
+};
+
+int
+pin_rank(enum sasl_mech m)
+{
+	switch (m) {
+	case SASL_SCRAM_SHA1:
+	case SASL_SCRAM_SHA1_PLUS:
+		return 1;
+	case SASL_SCRAM_SHA256:
+	case SASL_SCRAM_SHA256_PLUS:
+		return 2;
+	case SASL_SCRAM_SHA512:
+	case SASL_SCRAM_SHA512_PLUS:
+		return 3;
+	default:
+		return 0;
+	}
+}
+
+const char *
+pin_rank_name(int rank)
+{
+	if (rank < 0 || rank >= (int)nitems(rank_names))
+		return "none";
+	return rank_names[rank];
+}
+
+unsigned int
+pin_exclude(int rank)
+{
+	unsigned int	bits = 0;
+	int		m;
+
+	for (m = SASL_NONE + 1; m < SASL_MECH_MAX; m++)
+		if (pin_rank(m) < rank)
+			bits |= SASL_BIT(m);
+	return bits;
+}
+
+char *
+pin_path(const char *state_dir, const char *bare)
+{
+	char	*p;
+	size_t	 i, off;
+
+	xasprintf(&p, "%s/sasl-pin.%s", state_dir, bare);
+	/* A JID could carry a slash only in a resource; be safe anyway. */
+	off = strlen(state_dir) + 1;
+	for (i = off; p[i] != '\0'; i++)
+		if (p[i] == '/')
+			p[i] = '_';
+	return p;
+}
+
+int
+pin_load(const char *state_dir, const char *bare)
+{
+	char	*path = pin_path(state_dir, bare), buf[64];
+	FILE	*f;
+	int	 rank = -1, i;
+
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			buf[strcspn(buf, "\r\n")] = '\0';
+			for (i = 0; i < (int)nitems(rank_names); i++)
+				if (strcmp(buf, rank_names[i]) == 0)
+					rank = i;
+		}
+		fclose(f);
+	}
+	free(path);
+	return rank;
+}
+
+int
+pin_store(const char *state_dir, const char *bare, int rank, char **cause)
+{
+	char	*path, *tmp;
+	FILE	*f;
+	int	 fd, r = -1;
+
+	if (rank <= pin_load(state_dir, bare))
+		return 0;
+	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
+		xasprintf(cause, "cannot create %s: %s", state_dir,
+		    strerror(errno));
+		return -1;
+	}
+	path = pin_path(state_dir, bare);
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		xasprintf(cause, "cannot write %s: %s", tmp, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		goto done;
+	}
+	fprintf(f, "%s\n", rank_names[rank]);
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
+		xasprintf(cause, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	r = 0;
+done:
+	free(tmp);
+	free(path);
+	return r;
+}

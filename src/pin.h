@@ -1,0 +1,26 @@
+/*
+ * pin.h: SASL mechanism pinning.  Once a SCRAM mechanism has worked for
+ * an account, the state directory remembers its strength, and a later
+ * offer of only weaker mechanisms is refused as a possible downgrade.
+ * A leaf module: no logging.
+ */
+#ifndef XMPPD_PIN_H
+#define XMPPD_PIN_H
+
+#include "sasl.h"
+
+/* 0 PLAIN, 1 SCRAM-SHA-1, 2 SCRAM-SHA-256, 3 SCRAM-SHA-512 (-PLUS alike). */
+int		 pin_rank(enum sasl_mech);
+/* Name of the weakest mechanism family a rank allows ("SCRAM-SHA-256"). */
+const char	*pin_rank_name(int);
+/* Mechanisms (SASL_BIT) weaker than rank. */
+unsigned int	 pin_exclude(int rank);
+/* The pinned rank for an account, or -1 when none is recorded. */
+int		 pin_load(const char *state_dir, const char *bare);
+/* Record rank if it is stronger than what is pinned; -1 with *cause. */
+int		 pin_store(const char *state_dir, const char *bare, int rank,
+		    char **cause);
+/* The pin file's path (new string). */
+char		*pin_path(const char *state_dir, const char *bare);
+
+#endif
