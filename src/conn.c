@@ -76,6 +76,7 @@
 #define OUTPUT_MAX		(1024 * 1024)
 #define READ_HIGHWAT		(64 * 1024)
 #define FEED_BATCH		4096
+#define PROBE_TIMEOUT		5	/* seconds, after a network change */
 
 /* Where a connection is inside its state. */
 enum conn_step {
@@ -213,6 +214,7 @@ struct conn {
 	struct event		*ev_action;
 	const char		*deadline_what;
 	int			 ping_outstanding;
+	unsigned int		 ping_wait;	/* seconds, for the log */
 	char			 ping_id[32];
 	uint32_t		 retry_ms;
 	struct backoff		 backoff;
@@ -1936,7 +1938,7 @@ conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	if (c->ping_outstanding) {
 		conn_fail(c, "no answer to a ping within %us; the link is "
-		    "presumed dead", c->x->conf->ping_timeout);
+		    "presumed dead", c->ping_wait);
 		return;
 	}
 	iq = stanza_new("iq", NULL);
@@ -1948,6 +1950,42 @@ conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 	conn_send(c, iq);
 	stanza_free(iq);
 	c->ping_outstanding = 1;
+	c->ping_wait = tv.tv_sec;
+	evtimer_add(c->ev_ping, &tv);
+}
+
+/*
+ * The network changed under us.  Online: probe with a ping that must be
+ * answered within PROBE_TIMEOUT, so a dead path is noticed now.  Waiting:
+ * the network may be back; try at once.
+ */
+void
+conn_network_changed(struct conn *c)
+{
+	struct stanza	*iq;
+	struct timeval	 tv = { PROBE_TIMEOUT, 0 };
+
+	if (c->state == CONN_WAITING) {
+		log_info("network changed: retrying now");
+		evtimer_del(c->ev_retry);
+		conn_retry_cb(-1, 0, c);
+		return;
+	}
+	if (c->state != CONN_ONLINE || c->ping_outstanding)
+		return;
+	log_info("network changed: probing the link");
+	iq = stanza_new("iq", NULL);
+	stanza_set_attr(iq, "type", "get");
+	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
+	conn_new_id(c, c->ping_id, sizeof(c->ping_id));
+	stanza_set_attr(iq, "id", c->ping_id);
+	stanza_add_child(iq, "ping", NS_PING);
+	conn_send(c, iq);
+	stanza_free(iq);
+	c->ping_outstanding = 1;
+	if ((unsigned int)tv.tv_sec > c->x->conf->ping_timeout)
+		tv.tv_sec = c->x->conf->ping_timeout;
+	c->ping_wait = tv.tv_sec;
 	evtimer_add(c->ev_ping, &tv);
 }
 

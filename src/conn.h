@@ -54,6 +54,8 @@ void		 conn_set_hooks(struct conn *, const struct conn_hooks *);
 void		 conn_start(struct conn *);
 /* Clean shutdown; calls xmppd_stopped() when the stream is closed. */
 void		 conn_shutdown(struct conn *);
+/* Addresses or routes changed: probe the link now. */
+void		 conn_network_changed(struct conn *);
 /* Config reloaded: reconnect when connection settings changed. */
 void		 conn_config_changed(struct conn *, int reconnect);
 

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "control.h"
 #include "log.h"
+#include "netwatch.h"
 #include "notify.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -32,6 +33,15 @@
 #define STOP_GRACE_MS	2500
 
 static struct event	*stop_timer;
+
+static void
+network_changed(void *arg)
+{
+	struct xmppd	*x = arg;
+
+	if (!x->stopping)
+		conn_network_changed(x->conn);
+}
 
 static __dead void
 usage(void)
@@ -197,6 +207,7 @@ main(int argc, char *argv[])
 {
 	struct xmppd	 x;
 	struct event	*ev_term, *ev_int, *ev_hup;
+	struct netwatch	*nw;
 	char		*cause = NULL;
 	int		 ch, debug = 0, noaction = 0, verbose = 0;
 
@@ -285,11 +296,15 @@ main(int argc, char *argv[])
 	    x.conf->jid_str);
 	notify_ready();
 	notify_watchdog_start(x.base);
+	if ((nw = netwatch_new(x.base, network_changed, &x)) == NULL)
+		log_info("no rtnetlink: network changes are noticed by pings "
+		    "only");
 	conn_start(x.conn);
 	event_base_dispatch(x.base);
 
 	log_info("stopped");
 	notify_watchdog_stop();
+	netwatch_free(nw);
 	control_free(x.ctl);
 	conn_free(x.conn);
 	if (stop_timer != NULL)
