@@ -378,6 +378,20 @@ conn_clear_timers(struct conn *c)
 	c->ping_outstanding = 0;
 }
 
+/* Close the socket; a TLS bufferevent owns its fd and SSL. */
+static void
+conn_close_transport(struct conn *c)
+{
+	if (c->bev != NULL) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	if (c->ssl == NULL && c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	c->ssl = NULL;
+}
+
 /* Drop the transport and everything that belongs to one stream. */
 static void
 conn_teardown(struct conn *c)
@@ -390,16 +404,7 @@ conn_teardown(struct conn *c)
 		net_resolve_cancel(c->netreq);
 		c->netreq = NULL;
 	}
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);	/* frees SSL and fd if owned */
-		c->bev = NULL;
-		if (c->ssl != NULL)
-			c->fd = -1;
-	}
-	if (c->ssl == NULL && c->fd != -1)
-		close(c->fd);
-	c->fd = -1;
-	c->ssl = NULL;
+	conn_close_transport(c);
 	xml_parser_free(c->xml);
 	c->xml = NULL;
 	stanza_free(c->features);
@@ -500,9 +505,7 @@ conn_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 		snprintf(c->last_error, sizeof(c->last_error),
 		    "connect to %s timed out", c->peer);
 		log_info("%s", c->last_error);
-		bufferevent_free(c->bev);
-		c->bev = NULL;
-		c->fd = -1;
+		conn_close_transport(c);
 		c->addr_idx++;
 		conn_try_next(c);
 		return;
@@ -527,6 +530,7 @@ conn_begin(struct conn *c)
 {
 	struct config	*conf = c->x->conf;
 	const char	*err, *host = conf->server_host;
+	char		*redirect;
 	uint16_t	 port = conf->server_port;
 	int		 mode;
 
@@ -534,13 +538,17 @@ conn_begin(struct conn *c)
 	c->want_online = 1;
 	mode = conf->tls == TLS_MODE_DIRECT ? NET_MODE_DIRECT :
 	    conf->tls == TLS_MODE_STARTTLS ? NET_MODE_STARTTLS : NET_MODE_AUTO;
-	if (c->redirect_host != NULL) {
-		host = c->redirect_host;
+	/* A redirect (see-other-host) applies to the next attempt only. */
+	redirect = c->redirect_host;
+	c->redirect_host = NULL;
+	if (redirect != NULL) {
+		host = redirect;
 		port = c->redirect_port;
 	}
 	conn_set_state(c, CONN_RESOLVING, host ? host : conf->jid.domain);
 	c->netreq = net_resolve(c->x->base, conf->jid.domain, host, port, mode,
 	    conf->connect_timeout * 2, conn_resolved, c, &err);
+	free(redirect);
 	if (c->netreq == NULL)
 		conn_fail(c, "%s", err);
 }
@@ -625,7 +633,6 @@ conn_tcp_up(struct conn *c)
 	evtimer_del(c->ev_deadline);
 	log_debug("connected to %s%s", c->peer,
 	    c->direct_tls ? " (direct TLS)" : "");
-	c->redirects = c->redirect_host ? c->redirects : 0;
 	conn_set_state(c, CONN_SECURING, c->peer);
 	if (c->direct_tls)
 		conn_start_tls(c);
@@ -658,10 +665,7 @@ conn_tls_failed(struct conn *c)
 	log_warnx("%s: %s; trying the next address", conn_jid(c),
 	    c->last_error);
 	evtimer_del(c->ev_deadline);
-	bufferevent_free(c->bev);
-	c->bev = NULL;
-	c->ssl = NULL;
-	c->fd = -1;
+	conn_close_transport(c);
 	c->tls_active = 0;
 	c->step = STEP_NONE;
 	c->addr_idx++;
@@ -698,9 +702,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			    evutil_socket_error_to_string(
 			    EVUTIL_SOCKET_ERROR()));
 			log_info("%s", c->last_error);
-			bufferevent_free(c->bev);
-			c->bev = NULL;
-			c->fd = -1;
+			conn_close_transport(c);
 			evtimer_del(c->ev_deadline);
 			c->addr_idx++;
 			conn_try_next(c);
@@ -995,10 +997,12 @@ conn_stream_err(struct conn *c, struct stanza *s)
 	conn_send_raw(c, "</stream:stream>", 16);
 	if (strcmp(cond, "see-other-host") == 0 &&
 	    (ch = stanza_child(s, "see-other-host", NS_STREAMERR)) != NULL) {
-		if (c->redirects >= MAX_REDIRECTS)
+		if (c->redirects >= MAX_REDIRECTS) {
+			c->redirects = 0;	/* the backoff decides now */
 			r = conn_defer(c, ACT_FAIL, 0, "stream error "
 			    "see-other-host: more than %d redirects in a row",
 			    MAX_REDIRECTS);
+		}
 		else if (conn_parse_hostport(stanza_text(ch), &host,
 		    &port) == -1)
 			r = conn_defer(c, ACT_FAIL, 0, "stream error "
@@ -2076,6 +2080,7 @@ conn_iq_result(struct conn *c, struct stanza *s, const char *type,
 		conn_pong(c);
 	} else if (c->passwd_id[0] != '\0' && strcmp(id, c->passwd_id) == 0) {
 		c->passwd_id[0] = '\0';
+		evtimer_del(c->ev_deadline);
 		if (ok) {
 			freezero_str(c->password);
 			c->password = c->passwd_new;
@@ -2093,6 +2098,7 @@ conn_iq_result(struct conn *c, struct stanza *s, const char *type,
 		}
 	} else if (c->unreg_id[0] != '\0' && strcmp(id, c->unreg_id) == 0) {
 		c->unreg_id[0] = '\0';
+		evtimer_del(c->ev_deadline);
 		if (ok) {
 			c->want_online = 0;
 			conn_op_done(c, 1, NULL, "account %s removed from the "
@@ -2278,26 +2284,41 @@ conn_register_done(struct conn *c, struct conn_op *op)
 		    "finish: %s", c->last_error);
 }
 
+static void
+conn_answer_online_waiters(struct conn *c)
+{
+	struct conn_waiter	*w;
+
+	while ((w = TAILQ_FIRST(&c->online_waiters)) != NULL) {
+		TAILQ_REMOVE(&c->online_waiters, w, entry);
+		if (w->cb != NULL)
+			w->cb(w->arg, 1, NULL, conn_jid(c));
+		free(w);
+	}
+}
+
 /* After a state change: has the running command reached its outcome? */
 static void
 conn_ops_check(struct conn *c)
 {
 	struct conn_op		*op = conn_cur_op(c);
-	struct conn_waiter	*w;
 
 	if (c->state == CONN_ONLINE)
-		while ((w = TAILQ_FIRST(&c->online_waiters)) != NULL) {
-			TAILQ_REMOVE(&c->online_waiters, w, entry);
-			if (w->cb != NULL)
-				w->cb(w->arg, 1, NULL, conn_jid(c));
-			free(w);
-		}
+		conn_answer_online_waiters(c);
 	if (op == NULL)
 		return;
 	switch (op->cmd) {
 	case CTL_DISCONNECT:
 		if (c->state == CONN_OFFLINE)
 			conn_op_done(c, 1, NULL, "offline");
+		return;
+	case CTL_PASSWD:
+	case CTL_UNREGISTER:
+		/* The stream that carried the request is gone. */
+		if (c->state != CONN_ONLINE)
+			conn_op_done(c, 0, CTL_ERR_FAILED, "the connection was "
+			    "lost before the server answered; nothing is known "
+			    "to have changed");
 		return;
 	case CTL_CONNECT:
 	case CTL_RECONNECT:
@@ -2429,6 +2450,9 @@ conn_op_start(struct conn *c, struct conn_op *op)
 		iq = stanza_parent(q);
 		conn_send(c, iq);
 		stanza_free(iq);
+		/* A server that never answers costs the stream, not the queue. */
+		conn_arm_deadline(c, NEGOTIATION_TIMEOUT, "waiting for the "
+		    "server to answer");
 		return;
 	default:
 		conn_op_done(c, 0, CTL_ERR_FAILED, "not a queued command");
@@ -2444,6 +2468,8 @@ conn_ops_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (c->state == CONN_ONLINE && !TAILQ_EMPTY(&c->online_waiters))
+		conn_answer_online_waiters(c);
 	if (op != NULL && !op->started)
 		conn_op_start(c, op);
 }
@@ -2685,12 +2711,13 @@ conn_config_changed(struct conn *c, int reconnect)
 
 	conn_load_account(c);
 	c->auth_retry_noplus = 0;
-	if (reconnect || was_parked) {
+	/* After "disconnect", a reload changes settings, not the state. */
+	if ((reconnect || was_parked) && c->want_online) {
 		free(c->redirect_host);
 		c->redirect_host = NULL;
 		if (op != NULL && op->cmd == CTL_RELOAD)
 			conn_op_connect(c, op);
-		else if (c->want_online) {
+		else {
 			if (c->bev != NULL)
 				conn_close_clean(c, AFTER_CONNECT);
 			else

@@ -491,6 +491,7 @@ static int
 ctl_listen(struct control *ctl, const char *path, char **cause)
 {
 	struct sockaddr_un	 sun;
+	struct stat		 st;
 	mode_t			 old;
 	int			 fd, probe;
 
@@ -515,8 +516,15 @@ ctl_listen(struct control *ctl, const char *path, char **cause)
 			return -1;
 		}
 		close(probe);
-		if (errno == ECONNREFUSED)
+		/* Replace a stale socket, never anything else. */
+		if (lstat(path, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				xasprintf(cause, "%s exists and is not a "
+				    "socket; refusing to replace it", path);
+				return -1;
+			}
 			unlink(path);
+		}
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1) {
