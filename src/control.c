@@ -493,7 +493,7 @@ ctl_listen(struct control *ctl, const char *path, char **cause)
 	struct sockaddr_un	 sun;
 	struct stat		 st;
 	mode_t			 old;
-	int			 fd, probe;
+	int			 fd, probe, err;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -515,12 +515,15 @@ ctl_listen(struct control *ctl, const char *path, char **cause)
 			    "%s", path);
 			return -1;
 		}
+		err = errno;
 		close(probe);
 		/* Replace a stale socket, never anything else. */
 		if (lstat(path, &st) == 0) {
-			if (!S_ISSOCK(st.st_mode)) {
-				xasprintf(cause, "%s exists and is not a "
-				    "socket; refusing to replace it", path);
+			if (!S_ISSOCK(st.st_mode) || err != ECONNREFUSED) {
+				xasprintf(cause, "%s exists and is not a stale "
+				    "socket (%s); refusing to replace it", path,
+				    S_ISSOCK(st.st_mode) ? strerror(err) :
+				    "not a socket");
 				return -1;
 			}
 			unlink(path);

@@ -137,7 +137,8 @@ is() {
 		_tap_result 0 "$3"
 	else
 		_tap_result 1 "$3"
-		diag "       got: '$1'" "    wanted: '$2'"
+		diag "       got: '$1'"
+		diag "    wanted: '$2'"
 	fi
 	return 0
 }
@@ -159,7 +160,8 @@ like() {
 		_tap_result 0 "$3"
 	else
 		_tap_result 1 "$3"
-		diag "       got: '$1'" "  expected to match: /$2/"
+		diag "       got: '$1'"
+		diag "  expected to match: /$2/"
 	fi
 	return 0
 }
@@ -168,7 +170,8 @@ like() {
 unlike() {
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
 		_tap_result 1 "$3"
-		diag "       got: '$1'" "  expected not to match: /$2/"
+		diag "       got: '$1'"
+		diag "  expected not to match: /$2/"
 	else
 		_tap_result 0 "$3"
 	fi
@@ -505,7 +508,8 @@ _prosody_launch() {
 	    >>"$PROSODY_DIR/console.txt" 2>&1 &
 	PROSODY_PID=$!
 	track_pid prosody "$PROSODY_PID"
-	if ! wait_for "${PROSODY_START_TIMEOUT:-10}" _prosody_up; then
+	wait_for "${PROSODY_START_TIMEOUT:-10}" _prosody_up_or_dead || :
+	if ! _prosody_up; then
 		diag "prosody did not come up on 127.0.0.1:$PROSODY_PORT/$PROSODY_TLS_PORT"
 		pid_alive "$PROSODY_PID" || diag "prosody exited"
 		sed 's/^/# console: /' "$PROSODY_DIR/console.txt" | tail -n 20
@@ -515,8 +519,10 @@ _prosody_launch() {
 	return 0
 }
 
+_prosody_up_or_dead() { ! pid_alive "$PROSODY_PID" || _prosody_up; }
+
 _prosody_up() {
-	pid_alive "$PROSODY_PID" || return 2
+	pid_alive "$PROSODY_PID" &&
 	[ -S "$PROSODY_DIR/admin.sock" ] &&
 		port_open "$PROSODY_PORT" && port_open "$PROSODY_TLS_PORT"
 }
@@ -778,77 +784,67 @@ need_xmppd() {
 #	reconnect_max = 4
 #	connect_timeout = 5
 write_conf() {
-	local _f _kv _k _base
+	local _f _kv
 	_f=$1; shift
+	for _kv in "$@"; do
+		case $_kv in
+		[A-Za-z_]*=*) ;;
+		*) diag "write_conf: '$_kv' is not KEY=VALUE"; return 2 ;;
+		esac
+	done
 	mkdir -p "$T/state"
 	chmod 0700 "$T/state"
 	if [ ! -e "$T/password" ]; then
 		(umask 077; printf '%s\n' "$BOT_PASSWORD" >"$T/password")
 	fi
-	_base="jid=$BOT_JID
-password_file=$T/password"
-	[ -n "$PROSODY_PORT" ] && _base="$_base
-server=127.0.0.1:$PROSODY_PORT"
-	_base="$_base
-tls=starttls
-ca_file=$T/certs/ca.pem
-control_socket=$XMPPD_SOCK
-state_dir=$T/state
-ping_interval=30
-ping_timeout=10
-reconnect_min=1
-reconnect_max=4
-connect_timeout=5"
-	for _kv in "$@"; do
-		case $_kv in
-		*=*) ;;
-		*) diag "write_conf: '$_kv' is not KEY=VALUE"; return 2 ;;
-		esac
-	done
 	{
-		echo "# written by tests/integration/lib.sh write_conf"
-		printf '%s\n' "$_base" | while IFS= read -r _line; do
-			_k=${_line%%=*}
-			_over=$(_conf_override "$_k" "$@") && {
-				[ -n "$_over" ] && echo "$_k = $_over"
-				continue
-			}
-			case $_k in
-			password_file) _conf_override password "$@" >/dev/null &&
-				continue ;;
-			esac
-			echo "$_k = ${_line#*=}"
-		done
+		echo "jid=$BOT_JID"
+		echo "password_file=$T/password"
+		[ -n "$PROSODY_PORT" ] && echo "server=127.0.0.1:$PROSODY_PORT"
+		echo "tls=starttls"
+		echo "ca_file=$T/certs/ca.pem"
+		echo "control_socket=$XMPPD_SOCK"
+		echo "state_dir=$T/state"
+		echo "ping_interval=30"
+		echo "ping_timeout=10"
+		echo "reconnect_min=1"
+		echo "reconnect_max=4"
+		echo "connect_timeout=5"
+		echo "--OVERRIDES--"
 		for _kv in "$@"; do
-			_k=${_kv%%=*}
-			printf '%s\n' "$_base" | grep -q "^$_k=" && continue
-			[ "$_k" = password ] || [ "$_k" = password_file ] &&
-				printf '%s\n' "$_base" | grep -q "^password_file=" &&
-				[ "$_k" = password_file ] && continue
-			[ -n "${_kv#*=}" ] && echo "$_k = ${_kv#*=}"
+			printf '%s\n' "$_kv"
 		done
-	} >"$_f"
-}
-
-# _conf_override KEY KV...: print the last value given for KEY; false if none.
-_conf_override() {
-	local _k _found _v
-	_k=$1; shift
-	_found=1
-	for _kv in "$@"; do
-		if [ "${_kv%%=*}" = "$_k" ]; then
-			_v=${_kv#*=}
-			_found=0
-		fi
-	done
-	[ "$_found" = 0 ] && echo "$_v"
-	return "$_found"
+	} | awk '
+		/^--OVERRIDES--$/ { ov = 1; next }
+		{
+			k = $0; sub(/=.*/, "", k)
+			v = $0; sub(/^[^=]*=/, "", v)
+		}
+		!ov { bk[++nb] = k; bv[k] = v; next }
+		{ if (!(k in o)) ok[++no] = k; o[k] = v }
+		END {
+			print "# written by tests/integration/lib.sh write_conf"
+			for (i = 1; i <= nb; i++) {
+				k = bk[i]
+				if (k in o) {
+					if (o[k] != "") print k " = " o[k]
+					continue
+				}
+				if (k == "password_file" && o["password"] != "")
+					continue
+				print k " = " bv[k]
+			}
+			for (i = 1; i <= no; i++) {
+				k = ok[i]
+				if (!(k in bv) && o[k] != "") print k " = " o[k]
+			}
+		}' >"$_f"
 }
 
 # notify_sink_start: (re)start the notify sink at $NOTIFY_SOCKET_PATH; a
 # previous output file is kept as notify.out.N.
 notify_sink_start() {
-	[ -n "$NOTIFY_PID" ] && stop_pid "$NOTIFY_PID" 5 && :
+	[ -n "$NOTIFY_PID" ] && { stop_pid "$NOTIFY_PID" 5 || :; }
 	NOTIFY_PID=
 	[ -e "$NOTIFY_OUT" ] && mv "$NOTIFY_OUT" "$NOTIFY_OUT.$_xmppd_n"
 	rm -f "$NOTIFY_SOCKET_PATH"
@@ -886,9 +882,11 @@ xmppd_start() {
 		: "${UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1}"
 		export ASAN_OPTIONS UBSAN_OPTIONS
 		if [ -n "${XMPPD_WATCHDOG_USEC:-}" ]; then
+			# sh's $$ is the pid that execs into xmppd.
 			WATCHDOG_USEC=$XMPPD_WATCHDOG_USEC
-			WATCHDOG_PID=$(sh -c 'echo $PPID')
-			export WATCHDOG_USEC WATCHDOG_PID
+			export WATCHDOG_USEC
+			exec sh -c 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$@"' \
+			    sh ${XMPPD_WRAPPER:-} "$XMPPD" -d -f "$_c" "$@"
 		fi
 		exec ${XMPPD_WRAPPER:-} "$XMPPD" -d -f "$_c" "$@"
 	) </dev/null >"$XMPPD_LOG" 2>&1 &
@@ -909,8 +907,16 @@ xmppd_stop() {
 	return "$_r"
 }
 
-# xmppd_kill [SIGNAL]: send SIGNAL (default HUP) to xmppd, no waiting.
-xmppd_kill() { kill -s "${1:-HUP}" "$XMPPD_PID"; }
+# xmppd_signal SIGNAL: send SIGNAL (HUP, TERM, ...) to xmppd, no waiting.
+xmppd_signal() { kill -s "$1" "$XMPPD_PID"; }
+
+# xmppd_kill: SIGKILL xmppd (a crash) and reap it.
+xmppd_kill() {
+	[ -n "$XMPPD_PID" ] || return 0
+	kill -s KILL "$XMPPD_PID" 2>/dev/null || :
+	stop_pid "$XMPPD_PID" 5 || :
+	XMPPD_PID=
+}
 
 # xmppd_wait_exit TIMEOUT: wait for xmppd to exit by itself; returns its
 # exit status, or 124 if it is still running after TIMEOUT.
@@ -949,5 +955,364 @@ no_sanitizer_reports() {
 _write_client() {
 	[ -s "$T/xmpp-client.py" ] && return 0
 	cat >"$T/xmpp-client.py" <<'PYEOF'
+#!/usr/bin/env python3
+# xmpp-client: a small, strict XMPP client for the test harness (stdlib only).
+# STARTTLS or direct TLS with certificate verification, optional XEP-0077
+# registration, SCRAM-SHA-1 (server signature checked) or PLAIN, bind,
+# presence; then optional actions.  One event per line on stdout.
+import argparse, base64, hashlib, hmac, os, re, select, signal, socket, ssl
+import sys, time
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
+
+NS_STREAM = 'http://etherx.jabber.org/streams'
+NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls'
+NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
+NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
+NS_REG = 'jabber:iq:register'
+NS_PING = 'urn:xmpp:ping'
+NS_SM = 'urn:xmpp:sm:3'
+NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
+C = '{jabber:client}'
+
+
+class Fail(Exception):
+    pass
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+class Stream:
+    def __init__(self, a):
+        self.a = a
+        self.deadline = time.monotonic() + a.timeout
+        self.sock = socket.create_connection((a.host, a.port), timeout=a.timeout)
+        say('CONNECTED %s:%d' % (a.host, a.port))
+        self.ctx = ssl.create_default_context(cafile=a.ca)
+        if a.tls == 'direct':
+            self.starttls_wrap()
+        self.queue = []
+        self.ids = 0
+        self.sm_h = None     # inbound stanza count once XEP-0198 is on
+
+    def starttls_wrap(self):
+        self.sock = self.ctx.wrap_socket(self.sock, server_hostname=self.a.domain)
+        say('TLS %s %s' % (self.sock.version(), self.sock.cipher()[0]))
+
+    def send(self, data):
+        if self.a.verbose:
+            sys.stderr.write('SEND %s\n' % data)
+        self.sock.sendall(data.encode())
+
+    def open(self):
+        self.parser = ET.XMLPullParser(events=('start', 'end'))
+        self.depth = 0
+        self.send("<?xml version='1.0'?><stream:stream to=%s version='1.0' "
+                  "xmlns='jabber:client' xmlns:stream='%s'>"
+                  % (quoteattr(self.a.domain), NS_STREAM))
+        self.features = self.next(deadline=self.deadline)
+        if self.features.tag != '{%s}features' % NS_STREAM:
+            raise Fail('expected stream features, got %s' % self.features.tag)
+
+    def new_id(self):
+        self.ids += 1
+        return 'c%d' % self.ids
+
+    def next(self, deadline=None, until=None):
+        """Next depth-1 element; None when `until` passes."""
+        while not self.queue:
+            now = time.monotonic()
+            limit = until if until is not None else (deadline or self.deadline)
+            if now >= limit:
+                if until is not None:
+                    return None
+                raise Fail('timed out waiting for the server')
+            pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+            if not pending:
+                r, _, _ = select.select([self.sock], [], [], min(1.0, limit - now))
+                if not r:
+                    continue
+            try:
+                data = self.sock.recv(65536)
+            except ssl.SSLWantReadError:
+                continue
+            if not data:
+                raise Fail('connection closed by the server')
+            if self.a.verbose:
+                sys.stderr.write('RECV %r\n' % data)
+            self.parser.feed(data)
+            for ev, el in self.parser.read_events():
+                if ev == 'start':
+                    self.depth += 1
+                    if self.depth == 1:
+                        self.stream_attrs = dict(el.attrib)
+                else:
+                    self.depth -= 1
+                    if self.depth == 0:
+                        raise Fail('server closed the stream')
+                    if self.depth == 1:
+                        self.queue.append(el)
+        el = self.queue.pop(0)
+        if self.sm_h is not None:
+            if el.tag in (C + 'iq', C + 'message', C + 'presence'):
+                self.sm_h += 1
+            elif el.tag == '{%s}r' % NS_SM:
+                self.send("<a xmlns='%s' h='%d'/>" % (NS_SM, self.sm_h))
+                return self.next(deadline, until)
+        if el.tag == '{%s}error' % NS_STREAM:
+            cond = [c.tag.split('}')[1] for c in el if not c.tag.endswith('}text')]
+            say('STREAM-ERROR %s' % ' '.join(cond))
+            raise Fail('stream error: %s' % ' '.join(cond))
+        return el
+
+    def iq(self, typ, body, to=None):
+        i = self.new_id()
+        self.send("<iq type='%s' id='%s'%s>%s</iq>"
+                  % (typ, i, ' to=%s' % quoteattr(to) if to else '', body))
+        while True:
+            el = self.next()
+            if el.tag == C + 'iq' and el.get('id') == i:
+                return el
+            self.handle(el)
+
+    def handle(self, el):
+        """Background stanza handling: answer pings, report the rest."""
+        frm = el.get('from', '')
+        if el.tag == C + 'iq':
+            if el.get('type') == 'get' and el.find('{%s}ping' % NS_PING) is not None:
+                self.send("<iq type='result' id=%s to=%s/>"
+                          % (quoteattr(el.get('id', '')), quoteattr(frm)))
+                say('PING-IN %s' % frm)
+            elif el.get('type') in ('get', 'set'):
+                self.send("<iq type='error' id=%s to=%s><error type='cancel'>"
+                          "<service-unavailable xmlns='%s'/></error></iq>"
+                          % (quoteattr(el.get('id', '')), quoteattr(frm), NS_STANZAS))
+        elif el.tag == C + 'message':
+            body = el.findtext(C + 'body')
+            if body is not None:
+                say('MESSAGE %s %s' % (frm, body.replace('\n', '\\n')))
+                return ('message', frm, body)
+        elif el.tag == C + 'presence':
+            show = el.findtext(C + 'show') or ''
+            status = el.findtext(C + 'status') or ''
+            say('PRESENCE %s %s %s %s' % (frm, el.get('type', 'available'), show,
+                                           status.replace('\n', '\\n')))
+            return ('presence', frm, el.get('type', 'available'))
+        return None
+
+    def close(self):
+        try:
+            self.send('</stream:stream>')
+            end = time.monotonic() + 2
+            while time.monotonic() < end:
+                r, _, _ = select.select([self.sock], [], [], 0.2)
+                if r and not self.sock.recv(4096):
+                    break
+        except Exception:
+            pass
+        self.sock.close()
+
+
+def features_have(features, tag):
+    return features.find(tag) is not None
+
+
+def scram_sha1(s, user, password):
+    cnonce = base64.b64encode(os.urandom(18)).decode()
+    bare = 'n=%s,r=%s' % (user.replace('=', '=3D').replace(',', '=2C'), cnonce)
+    s.send("<auth xmlns='%s' mechanism='SCRAM-SHA-1'>%s</auth>"
+           % (NS_SASL, base64.b64encode(('n,,' + bare).encode()).decode()))
+    el = s.next()
+    if el.tag != '{%s}challenge' % NS_SASL:
+        raise Fail('SASL: %s' % ' '.join(c.tag.split('}')[1] for c in el))
+    first = base64.b64decode(el.text or '').decode()
+    attrs = dict(kv.split('=', 1) for kv in first.split(','))
+    if not attrs['r'].startswith(cnonce):
+        raise Fail('SCRAM: server nonce does not extend ours')
+    salt, iters = base64.b64decode(attrs['s']), int(attrs['i'])
+    salted = hashlib.pbkdf2_hmac('sha1', password.encode(), salt, iters)
+    ckey = hmac.new(salted, b'Client Key', hashlib.sha1).digest()
+    stored = hashlib.sha1(ckey).digest()
+    final_wo = 'c=biws,r=' + attrs['r']
+    authmsg = ','.join((bare, first, final_wo)).encode()
+    sig = hmac.new(stored, authmsg, hashlib.sha1).digest()
+    proof = bytes(x ^ y for x, y in zip(ckey, sig))
+    s.send("<response xmlns='%s'>%s</response>" % (NS_SASL, base64.b64encode(
+        (final_wo + ',p=' + base64.b64encode(proof).decode()).encode()).decode()))
+    el = s.next()
+    if el.tag != '{%s}success' % NS_SASL:
+        raise Fail('SASL failure: %s' % ' '.join(c.tag.split('}')[1] for c in el))
+    final = base64.b64decode(el.text or '').decode()
+    skey = hmac.new(salted, b'Server Key', hashlib.sha1).digest()
+    want = base64.b64encode(hmac.new(skey, authmsg, hashlib.sha1).digest()).decode()
+    if final != 'v=' + want:
+        raise Fail('SCRAM: bad server signature')
+
+
+def plain(s, user, password):
+    s.send("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" % (NS_SASL, base64.b64encode(
+        ('\0%s\0%s' % (user, password)).encode()).decode()))
+    el = s.next()
+    if el.tag != '{%s}success' % NS_SASL:
+        raise Fail('SASL failure: %s' % ' '.join(c.tag.split('}')[1] for c in el))
+
+
+def register(s, a):
+    r = s.iq('set', "<query xmlns='%s'><username>%s</username><password>%s</password>"
+             "</query>" % (NS_REG, escape(a.user), escape(a.password)))
+    if r.get('type') == 'result':
+        say('REGISTERED %s' % a.user)
+        return True
+    conds = [c.tag.split('}')[1] for e in r.findall(C + 'error') for c in e if not c.tag.endswith('}text')]
+    say('REGISTER-ERROR %s' % ' '.join(conds))
+    return 'conflict' in conds
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--host', default='127.0.0.1')
+    p.add_argument('--port', type=int, required=True)
+    p.add_argument('--domain', default='xmppd.test')
+    p.add_argument('--ca', required=True)
+    p.add_argument('--user', required=True)
+    p.add_argument('--password', required=True)
+    p.add_argument('--resource', default='harness')
+    p.add_argument('--tls', choices=('starttls', 'direct'), default='starttls')
+    p.add_argument('--mech', choices=('SCRAM-SHA-1', 'PLAIN'), default='SCRAM-SHA-1')
+    p.add_argument('--register', action='store_true',
+                   help='XEP-0077 register first; an existing account is fine')
+    p.add_argument('--register-only', action='store_true')
+    p.add_argument('--sm', action='store_true',
+                   help='enable XEP-0198 stream management with resumption')
+    p.add_argument('--abort', action='store_true',
+                   help='drop the TCP connection at the end without closing the stream')
+    p.add_argument('--no-presence', action='store_true')
+    p.add_argument('--send', nargs=2, action='append', default=[],
+                   metavar=('JID', 'TEXT'))
+    p.add_argument('--ping', action='append', default=[], metavar='JID')
+    p.add_argument('--subscribe', action='append', default=[], metavar='JID')
+    p.add_argument('--expect-message', metavar='REGEX')
+    p.add_argument('--expect-presence', metavar='JID_REGEX')
+    p.add_argument('--hold', type=float, default=0,
+                   help='stay online this many seconds (or until SIGTERM)')
+    p.add_argument('--ready-file')
+    p.add_argument('--timeout', type=float, default=10)
+    p.add_argument('--verbose', action='store_true')
+    a = p.parse_args()
+
+    def on_term(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+
+    s = None
+    try:
+        s = Stream(a)
+        s.open()
+        if a.tls == 'starttls':
+            if not features_have(s.features, '{%s}starttls' % NS_TLS):
+                raise Fail('server offers no STARTTLS')
+            s.send("<starttls xmlns='%s'/>" % NS_TLS)
+            el = s.next()
+            if el.tag != '{%s}proceed' % NS_TLS:
+                raise Fail('STARTTLS refused')
+            s.starttls_wrap()
+            s.open()
+        if a.register or a.register_only:
+            if not features_have(s.features, '{http://jabber.org/features/iq-register}register'):
+                say('REGISTER-ERROR not-offered')
+                raise Fail('registration not offered')
+            if not register(s, a):
+                raise Fail('registration failed')
+            if a.register_only:
+                s.close()
+                return 0
+        say('FEATURES %s' % ' '.join(sorted(c.tag.split('}')[1] for c in s.features)))
+        mechs = [m.text for m in s.features.iter('{%s}mechanism' % NS_SASL)]
+        say('MECHANISMS %s' % ' '.join(mechs))
+        if a.mech not in mechs:
+            raise Fail('%s not offered' % a.mech)
+        (scram_sha1 if a.mech == 'SCRAM-SHA-1' else plain)(s, a.user, a.password)
+        say('AUTH %s' % a.mech)
+        s.open()
+        say('FEATURES %s' % ' '.join(sorted(c.tag.split('}')[1] for c in s.features)))
+        r = s.iq('set', "<bind xmlns='%s'><resource>%s</resource></bind>"
+                 % (NS_BIND, escape(a.resource)))
+        jid = r.findtext('{%s}bind/{%s}jid' % (NS_BIND, NS_BIND))
+        if r.get('type') != 'result' or not jid:
+            raise Fail('bind failed')
+        say('BOUND %s' % jid)
+        if a.sm:
+            if not features_have(s.features, '{%s}sm' % NS_SM):
+                raise Fail('server offers no stream management')
+            s.send("<enable xmlns='%s' resume='true'/>" % NS_SM)
+            while True:
+                el = s.next()
+                if el.tag == '{%s}enabled' % NS_SM:
+                    s.sm_h = 0
+                    say('SM-ENABLED resume=%s' % el.get('resume', 'false'))
+                    break
+                if el.tag == '{%s}failed' % NS_SM:
+                    raise Fail('stream management refused')
+                s.handle(el)
+        for j in a.subscribe:
+            s.send("<presence to=%s type='subscribe'/>" % quoteattr(j))
+        if not a.no_presence:
+            s.send('<presence/>')
+        say('ONLINE %s' % jid)
+        if a.ready_file:
+            with open(a.ready_file + '.tmp', 'w') as f:
+                f.write(jid + '\n')
+            os.rename(a.ready_file + '.tmp', a.ready_file)
+        for j, text in a.send:
+            s.send("<message type='chat' to=%s><body>%s</body></message>"
+                   % (quoteattr(j), escape(text)))
+            say('SENT %s' % j)
+        ok = True
+        for j in a.ping:
+            r = s.iq('get', "<ping xmlns='%s'/>" % NS_PING, to=j)
+            if r.get('type') == 'result':
+                say('PONG %s' % j)
+            else:
+                conds = [c.tag.split('}')[1] for e in r.findall(C + 'error') for c in e if not c.tag.endswith('}text')]
+                say('PING-ERROR %s %s' % (j, ' '.join(conds)))
+                ok = False
+        want_msg = re.compile(a.expect_message) if a.expect_message else None
+        want_pres = re.compile(a.expect_presence) if a.expect_presence else None
+        end = time.monotonic() + max(a.hold, a.timeout if (want_msg or want_pres) else 0)
+        while want_msg or want_pres or time.monotonic() < end:
+            el = s.next(until=end)
+            if el is None:
+                break
+            got = s.handle(el)
+            if got and got[0] == 'message' and want_msg and want_msg.search(got[2]):
+                want_msg = None
+            if got and got[0] == 'presence' and want_pres and want_pres.search(got[1]):
+                want_pres = None
+            if a.hold == 0 and not want_msg and not want_pres:
+                break
+        if want_msg or want_pres:
+            say('TIMEOUT waiting for %s' % ('message' if want_msg else 'presence'))
+            ok = False
+        if a.abort:
+            s.sock.close()
+            say('ABORTED')
+        else:
+            s.close()
+            say('CLOSED')
+        return 0 if ok else 1
+    except KeyboardInterrupt:
+        if s:
+            s.close()
+        say('CLOSED')
+        return 0
+    except (Fail, OSError, ssl.SSLError, ET.ParseError) as e:
+        say('FAIL %s' % e)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
 PYEOF
 }
