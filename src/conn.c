@@ -644,6 +644,7 @@ conn_tcp_up(struct conn *c)
 static void
 conn_tls_failed(struct conn *c)
 {
+	tls_forget_session();
 	unsigned long	e;
 	char		buf[256];
 
@@ -685,8 +686,9 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			c->tls_active = 1;
 			snprintf(c->tls_desc, sizeof(c->tls_desc), "%s",
 			    tls_describe(c->ssl));
-			log_info("TLS established with %s: %s", c->peer,
-			    c->tls_desc);
+			log_info("TLS established with %s: %s%s", c->peer,
+			    c->tls_desc, SSL_session_reused(c->ssl) ?
+			    " (resumed)" : "");
 			if (!c->x->conf->tls_verify)
 				log_warnx("TLS certificate NOT verified "
 				    "(tls_verify = no): the connection to %s "

@@ -18,6 +18,28 @@
 #include "tls.h"
 #include "xmalloc.h"
 
+/*
+ * The last session ticket, for a faster handshake on reconnect.  One
+ * account per process, so one slot is enough.
+ */
+static SSL_SESSION	*tls_cached;
+
+static int
+tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	(void)ssl;
+	SSL_SESSION_free(tls_cached);
+	tls_cached = sess;
+	return 1;		/* we keep the reference */
+}
+
+void
+tls_forget_session(void)
+{
+	SSL_SESSION_free(tls_cached);
+	tls_cached = NULL;
+}
+
 static void
 tls_cause(char **cause, const char *what)
 {
@@ -45,7 +67,10 @@ tls_ctx_new(const struct config *conf, char **cause)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION);
 	/* Keep tickets so a reconnect can resume the TLS session. */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, tls_new_session_cb);
+	tls_forget_session();
 	if (conf->ca_file != NULL) {
 		if (!SSL_CTX_load_verify_locations(ctx, conf->ca_file, NULL)) {
 			char *what;
@@ -92,6 +117,8 @@ tls_ssl_new(SSL_CTX *ctx, const char *domain, int verify, int direct,
 		tls_cause(cause, "setting ALPN");
 		goto fail;
 	}
+	if (tls_cached != NULL && SSL_SESSION_is_resumable(tls_cached))
+		SSL_set_session(ssl, tls_cached);
 	return ssl;
 fail:
 	SSL_free(ssl);

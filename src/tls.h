@@ -19,6 +19,8 @@ SSL_CTX		*tls_ctx_new(const struct config *, char **cause);
 /* New SSL for a connection to domain; direct adds ALPN "xmpp-client". */
 SSL		*tls_ssl_new(SSL_CTX *, const char *domain, int verify,
 		    int direct, char **cause);
+/* Drop the cached session ticket (after a failure or a new context). */
+void		 tls_forget_session(void);
 /* Bindings this TLS session can provide (SASL_BIT(enum sasl_cb)). */
 unsigned int	 tls_cb_avail(SSL *);
 /* Channel-binding data; returns 0 with *len set, or -1. */
