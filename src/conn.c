@@ -747,7 +747,9 @@ conn_open_stream(struct conn *c)
 	conn_send_raw(c, out, len);
 	free(out);
 	c->step = STEP_HEADER;
-	conn_arm_deadline(c, NEGOTIATION_TIMEOUT, "waiting for the stream header");
+	/* A server that accepts TCP and says nothing costs connect_timeout. */
+	conn_arm_deadline(c, c->x->conf->connect_timeout,
+	    "waiting for the stream header");
 }
 
 /* Replace the plain socket bufferevent with a TLS one on the same fd. */

@@ -1,0 +1,105 @@
+#!/bin/sh
+# t-badserver.sh: what a real server will not do, from a scripted one:
+# SCRAM attacks, restricted XML, oversized and deep stanzas, bad bytes,
+# stream errors and a silent server.  Each is refused with a clear log
+# line, never online through it, and retried with backoff afterwards.
+set -eu
+. "$top_srcdir/tests/integration/lib.sh"
+need_xmppd
+make_certs
+
+# scenario|when (pre: before online, post: after)|expected log line (ERE)
+SCENARIOS='
+bad-nonce|pre|server nonce does not extend client nonce
+bad-signature|pre|refusing the server.s SASL success: server signature does not match
+low-iter|pre|iteration count below minimum 4096
+high-iter|pre|iteration count above maximum
+doctype|pre|invalid XML from the server: .*\(restricted-xml\)
+entity-bomb|pre|invalid XML from the server: .*\(restricted-xml\)
+oversized|post|invalid XML from the server: .*\(policy-violation\)
+deep|post|invalid XML from the server: .*nesting.*\(policy-violation\)
+bad-utf8|post|invalid XML from the server: .*\(not-well-formed\)
+nul|post|invalid XML from the server: .*\(not-well-formed\)
+policy-violation|post|stream error policy-violation
+reset|post|stream error reset
+not-authorized-mid|post|stream error not-authorized
+silent|pre|timed out waiting for the stream header
+redirect-loop|pre|see-other-host: more than 5 redirects in a row
+'
+n=$(printf '%s\n' "$SCENARIOS" | grep -c '|')
+plan $((n * 3 + 10))
+
+run_scenario() {	# NAME pre|post ERE
+	badserver_start "$1"
+	write_conf "$T/$1.conf" server="127.0.0.1:$BAD_PORT" connect_timeout=2 \
+	    reconnect_min=1 reconnect_max=2
+	xmppd_start "$T/$1.conf"
+	check "$1: refused with a clear log line" wait_log 20 "$3"
+	check "$1: retried with backoff" \
+	    wait_for 10 sh -c "[ \$(grep -c '^CONNECT ' '$BAD_LOG') -ge 2 ]"
+	if [ "$2" = pre ]; then
+		check_fail "$1: never online" \
+		    grep -q 'state change .* -> online' "$XMPPD_LOG"
+	else
+		check "$1: the session was dropped, not kept" \
+		    grep -Eq 'state change online -> waiting' "$XMPPD_LOG"
+	fi
+	xmppd_stop >/dev/null || :
+	badserver_stop
+}
+
+while IFS='|' read -r name when ere; do
+	[ -n "$name" ] || continue
+	run_scenario "$name" "$when" "$ere" </dev/null
+done <<EOF
+$SCENARIOS
+EOF
+
+# Stream errors with their own waits.
+badserver_start conflict
+write_conf "$T/conflict.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/conflict.conf"
+check "conflict: online first" wait_log 10 'state change .* -> online'
+check "conflict: waits at least a minute (no ping-pong)" \
+    wait_log 10 'stream error conflict.*retry in ([6-9][0-9]|[1-9][0-9][0-9])\.'
+xmppd_stop >/dev/null || :
+badserver_stop
+
+badserver_start system-shutdown
+write_conf "$T/shutdown.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/shutdown.conf"
+check "system-shutdown: waits at least 15 s" \
+    wait_log 10 'stream error system-shutdown.*retry in ([1-9][5-9]|[2-9][0-9]|[1-9][0-9][0-9])\.'
+xmppd_stop >/dev/null || :
+badserver_stop
+
+# see-other-host: followed to the server it names.
+badserver_start ok
+target=$BAD_PORT target_log=$BAD_LOG target_pid=$BAD_PID
+badserver_start see-other-host --redirect-port "$target"
+write_conf "$T/redirect.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/redirect.conf"
+check "see-other-host: followed, online at the new server" \
+    wait_log 15 'state change .* -> online'
+check "see-other-host: the new server has the session" \
+    grep -q '^BIND ' "$target_log"
+check "see-other-host: logged" wait_log 1 'redirected to 127\.0\.0\.1:'
+xmppd_stop >/dev/null || :
+badserver_stop
+badserver_stop "$target_pid"
+
+# An endless stream of whitespace costs neither memory nor the session.
+badserver_start whitespace-flood
+write_conf "$T/flood.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/flood.conf"
+check "whitespace flood: online" wait_log 10 'state change .* -> online'
+sleep 3
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$XMPPD_PID/status")
+diag "RSS during the flood: $rss kB"
+ok "$([ "$rss" -lt 262144 ] && echo 0 || echo 1)" \
+    "whitespace flood: RSS stays below 256 MiB (ASan build included)"
+check "whitespace flood: still online" sh -c \
+    "'$XMPPD_CTL' -s '$XMPPD_SOCK' status | grep -Eq '^state +online$'"
+xmppd_stop >/dev/null || :
+badserver_stop
+check "no sanitizer reports" no_sanitizer_reports
