@@ -1,0 +1,75 @@
+#!/bin/sh
+# t-sm.sh: stream management (XEP-0198).  A cut link is resumed, so a
+# contact never sees the bot go offline; messages sent into a dead link
+# are resent after the resume; a refused resumption falls back to a new
+# session with presence; "reconnect" is always a fresh session.
+set -eu
+. "$top_srcdir/tests/integration/lib.sh"
+need_xmppd
+plan 15
+
+proxy() { printf '%s\n' "$*" | python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.sendall(sys.stdin.buffer.read()); print(s.recv(100).decode().strip())' \
+    "$PROXY_CTL"; }
+field() { xmppd_ctl status | awk -v k="$1" '$1 == k { print $2 }'; }
+
+prosody_start --cfg 'smacks_hibernation_time = 30' || bail "prosody did not start"
+prosody_adduser bot "$BOT_PASSWORD"
+prosody_adduser watcher watchpw
+
+python3 "$top_srcdir/tests/helpers/faultproxy.py" --target "$PROSODY_PORT" \
+    --port-file "$T/proxy.port" --ctl-port-file "$T/proxy.ctl" \
+    --max-seconds 600 2>"$T/proxy.log" &
+track_pid proxy $!
+wait_file 10 "$T/proxy.port" || bail "no proxy"
+PROXY_PORT=$(cat "$T/proxy.port") PROXY_CTL=$(cat "$T/proxy.ctl")
+
+write_conf "$T/xmppd.conf" server="127.0.0.1:$PROXY_PORT" ping_interval=300 \
+    ping_timeout=3 reconnect_min=1 reconnect_max=2
+xmppd_start "$T/xmppd.conf"
+wait_notify 10 '^READY=1$' || bail "xmppd did not start"
+check "online" xmppd_ctl -t 20 wait-online
+check "stream management enabled, resumable" \
+    wait_for 5 sh -c "'$XMPPD_CTL' -s '$XMPPD_SOCK' status | grep -q '^sm *resumable'"
+
+# A watcher subscribed to the bot notes every presence it sees.
+xmpp_client --user watcher --password watchpw --resource s \
+    --subscribe "bot@$DOMAIN" --expect-presence "bot@$DOMAIN" --timeout 15 \
+    >/dev/null 2>&1 || :
+xmpp_client_bg watch --user watcher --password watchpw --resource w \
+    --hold 60 --timeout 70
+wait_for 10 prosody_has_session "watcher@$DOMAIN/w" || :
+
+# 1. The link is cut: resumed, no unavailable presence seen.
+is "$(proxy cut)" ok "the proxy cuts the link"
+check "the session is resumed" wait_log 15 'session resumed, online'
+is "$(field sm)" resumed "status: sm resumed"
+is "$(field resumptions)" 1 "status: one resumption"
+unlike "$(cat "$T/client-watch.out")" "PRESENCE bot@$DOMAIN/test unavailable" \
+    "the watcher never saw the bot go offline"
+
+# 2. Messages sent into a dead link arrive after the resume.
+proxy blackhole on >/dev/null
+check "send into a blackholed link" \
+    xmppd_ctl send "watcher@$DOMAIN/w" "sent while the link was dead"
+proxy cut >/dev/null
+proxy blackhole off >/dev/null
+check "resumed again" wait_for 15 sh -c \
+    "'$XMPPD_CTL' -s '$XMPPD_SOCK' status | grep -q '^resumptions *2'"
+check "the message was resent and delivered" \
+    wait_grep 10 'MESSAGE .*sent while the link was dead' "$T/client-watch.out"
+
+# 3. reconnect is a deliberate fresh session.
+check "reconnect" xmppd_ctl -t 20 reconnect
+is "$(field sm)" resumable "after reconnect: a new session, not resumed"
+like "$(cat "$T/client-watch.out")" "PRESENCE bot@$DOMAIN/test unavailable" \
+    "the watcher saw the deliberate reconnect"
+
+# 4. The server forgot the session: fall back to a fresh one with presence.
+prosody_restart || bail "prosody did not restart"
+check "resumption refused: a new session" \
+    wait_log 20 'could not resume the session; starting a new one'
+check "online again" xmppd_ctl -t 20 wait-online
+xmppd_stop
