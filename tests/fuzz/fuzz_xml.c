@@ -29,6 +29,7 @@
 #include "xml.h"
 
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
+#define NS_XML		"http://www.w3.org/XML/1998/namespace"
 #define MAX_STANZA	4096
 #define MAX_DEPTH	16
 #define MAX_RESTARTS	4
@@ -50,6 +51,7 @@ struct run {
 	int		 stop_at;	/* -1 header, n: n-th stanza, 0 never */
 	int		 stop_close;
 	int		 checks;	/* round-trip every stanza */
+	int		 opened;	/* stream_open was called */
 };
 
 /* What the reparse of one serialized stanza produced. */
@@ -69,7 +71,9 @@ static uint64_t	 xorshift(uint64_t *);
 static size_t	 piece_size(uint64_t *, size_t);
 static void	 check_condition(const char *, const char *);
 static void	 check_tree(const struct stanza *, unsigned int);
-static void	 roundtrip(struct run *, const char *, size_t);
+static int	 in_xml_ns(const struct stanza *);
+static void	 roundtrip(struct run *, const struct stanza *, const char *,
+		    size_t);
 static int	 rp_stanza(void *, struct stanza *);
 static int	 cb_open(void *, const struct stanza *);
 static int	 cb_stanza(void *, struct stanza *);
@@ -80,7 +84,24 @@ static int	 run_split(struct run *, const uint8_t *, size_t, uint64_t,
 static int	 run_whole(struct run *, const uint8_t *, size_t,
 		    const char **);
 static int	 is_prefix(const struct text *, const struct text *);
+static int	 utf16_start(const uint8_t *, size_t);
 static void	 run_free(struct run *);
+
+/*
+ * Known bugs in src/, skipped unless FUZZ_XML_STRICT is set in the
+ * environment so that fuzzing gets past them (inputs that show them are
+ * in tests/fuzz/crashes/):
+ *
+ * xml-element-in-xml-namespace: an element in the XML namespace
+ * (<xml:x/>) is serialized as <x xmlns='NS_XML'/>, which no parser
+ * accepts.
+ *
+ * xml-utf16le-stream, xml-utf16-autodetect: expat autodetects UTF-16
+ * (a UTF-16 BOM, or a NUL as first or second byte) although xml.c names
+ * UTF-8, so a UTF-16 stream is accepted, and for some inputs the outcome
+ * depends on whether the first piece holds one byte or more.
+ */
+static int	strict = -1;
 
 static const struct xml_callbacks callbacks = { cb_open, cb_stanza, cb_close };
 static const struct xml_callbacks rp_callbacks = { NULL, rp_stanza, NULL };
@@ -229,12 +250,28 @@ rp_stanza(void *arg, struct stanza *s)
 	return XML_CONTINUE;
 }
 
+/* Is an element of the tree in the XML namespace (<xml:x/>)? */
+static int
+in_xml_ns(const struct stanza *s)
+{
+	const struct stanza	*c;
+	const char		*ns = stanza_ns(s);
+
+	if (ns != NULL && strcmp(ns, NS_XML) == 0)
+		return 1;
+	for (c = stanza_first_child(s); c != NULL; c = stanza_next_sibling(c))
+		if (in_xml_ns(c))
+			return 1;
+	return 0;
+}
+
 /*
  * The serialized stanza must read back as itself under a header that
  * binds the same prefixes and default namespace.
  */
 static void
-roundtrip(struct run *r, const char *str, size_t len)
+roundtrip(struct run *r, const struct stanza *s, const char *str,
+    size_t len)
 {
 	struct text		 doc = { NULL, 0, 0 };
 	struct reparse		 rp;
@@ -242,6 +279,9 @@ roundtrip(struct run *r, const char *str, size_t len)
 	const char		*cond = NULL, *detail = NULL;
 	int			 rv;
 
+	/* Known bug: see known_bugs(). */
+	if (strict == 0 && in_xml_ns(s))
+		return;
 	text_addstr(&doc, "<" ROOT_PREFIX ":stream xmlns:" ROOT_PREFIX "='"
 	    NS_STREAMS "'");
 	if (r->decls.len > 0)
@@ -283,6 +323,7 @@ cb_open(void *arg, const struct stanza *hdr)
 	    (ns = stanza_ns(hdr)) == NULL || strcmp(ns, NS_STREAMS) != 0)
 		fail("stream_open for <%s> in %s", stanza_name(hdr),
 		    stanza_ns(hdr) ? stanza_ns(hdr) : "no namespace");
+	r->opened = 1;
 	str = stanza_to_string(hdr, NULL, &len);
 	if (strlen(str) != len)
 		fail("stanza_to_string length mismatch on the header");
@@ -329,7 +370,7 @@ cb_stanza(void *arg, struct stanza *s)
 	text_add(&r->log, str, len);
 	text_addstr(&r->log, "\n");
 	if (r->checks)
-		roundtrip(r, str, len);
+		roundtrip(r, s, str, len);
 	free(str);
 	stanza_free(s);
 	return ++r->stanzas == r->stop_at ? XML_STOP : XML_CONTINUE;
@@ -422,6 +463,17 @@ is_prefix(const struct text *a, const struct text *b)
 	    memcmp(a->p, b->p, a->len) == 0);
 }
 
+/* What makes expat switch to UTF-16 whatever encoding was named. */
+static int
+utf16_start(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	return data[0] == 0 || data[1] == 0 ||
+	    (data[0] == 0xfe && data[1] == 0xff) ||
+	    (data[0] == 0xff && data[1] == 0xfe);
+}
+
 static void
 run_free(struct run *r)
 {
@@ -438,6 +490,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char	*ca = NULL, *cb = NULL;
 	int		 ra, rb, pa, pb, mode;
 
+	if (strict == -1)
+		strict = getenv("FUZZ_XML_STRICT") != NULL;
 	memset(&a, 0, sizeof(a));
 	a.checks = 1;
 	/* About one input in three stops somewhere. */
@@ -449,8 +503,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (mode == 4)
 		a.stop_close = 1;
 	ra = run_split(&a, data, size, h | 1, &ca);
+	/* RFC 6120 11.6: UTF-8 only; no UTF-8 stream starts like this. */
+	if (strict == 1 && a.opened && utf16_start(data, size))
+		fail("UTF-16 stream accepted");
 
-	if (mode <= 4) {
+	if (mode <= 4 || (strict == 0 && utf16_start(data, size))) {
 		run_free(&a);
 		return 0;
 	}

@@ -19,8 +19,37 @@
 #
 # Everything a test starts is stopped by the EXIT/INT/TERM trap.  $T is
 # removed when the test passed, and kept (with the tail of every log
-# printed) when it did not.  The API is listed in tests/integration/README
-# form at the end of this file's header comments, function by function.
+# printed) when it did not.
+#
+# API (details above each function):
+#  TAP      plan N; ok STATUS DESC; check DESC CMD...; check_fail DESC CMD...;
+#           check_status WANT DESC CMD...; is GOT WANT DESC; isnt; like GOT
+#           ERE DESC; unlike; pass DESC; fail DESC; skip DESC REASON; diag
+#           MSG; bail REASON; skip_all REASON; done_testing; tap_failures
+#  procs    track_pid NAME PID; pid_alive PID; stop_pid PID [TIMEOUT [SIG]]
+#  waits    wait_for TIMEOUT CMD...; wait_for_not TIMEOUT CMD...; wait_file
+#           TIMEOUT FILE; wait_grep TIMEOUT ERE FILE; count_grep ERE FILE;
+#           wait_log TIMEOUT ERE; wait_notify TIMEOUT ERE
+#  net      free_port; port_open PORT [HOST]; make_certs
+#  prosody  prosody_start [--no-register] [--wrong-cert] [--tls12] [--cfg L]
+#           [--vhost-cfg L]; prosody_stop; prosody_restart; prosody_kill;
+#           prosody_pid; prosody_running; prosody_ctl ARGS; prosody_shell
+#           ARGS; prosody_adduser U P; prosody_deluser U; prosody_passwd U P;
+#           prosody_user_exists U; prosody_sessions; prosody_sessions_verbose;
+#           prosody_session_count U; prosody_has_session JID; prosody_kick
+#           JID [COND [TEXT]]; wait_prosody_log TIMEOUT ERE
+#  clients  xmpp_client ARGS...; xmpp_client_bg NAME ARGS...
+#  bad      badserver_start SCENARIO [ARGS]; badserver_connects [LOG];
+#           badserver_stop [PID]
+#  xmppd    need_xmppd; write_conf FILE [K=V...]; notify_sink_start;
+#           xmppd_start [CONF [ARGS]]; xmppd_stop [TIMEOUT]; xmppd_signal
+#           SIG; xmppd_kill; xmppd_wait_exit TIMEOUT; xmppd_running;
+#           xmppd_ctl ARGS...; no_sanitizer_reports
+#  vars     T DOMAIN BOT_USER BOT_PASSWORD BOT_JID XMPPD XMPPD_CTL
+#           NOTIFY_SINK BADSERVER PROSODY_PORT PROSODY_TLS_PORT PROSODY_PID
+#           PROSODY_CFG PROSODY_DIR XMPPD_CONF XMPPD_SOCK XMPPD_LOG XMPPD_PID
+#           NOTIFY_SOCKET_PATH NOTIFY_OUT NOTIFY_PID CLIENT_PID BAD_PORT
+#           BAD_PID BAD_LOG
 #
 # Conventions:
 #  - Functions return 0/1 and never exit, except bail and skip_all.
@@ -36,9 +65,14 @@
 #  XMPPD_WATCHDOG_USEC	if set, xmppd is started with WATCHDOG_USEC and a
 #			matching WATCHDOG_PID
 #  PROSODY_LOG_LEVEL	prosody log level (default debug)
+#  XMPPD_LIB_NO_TAP=1	for scripts that are not tests (scripts/demo): no
+#			TAP plan at exit, skip_all is an error
 
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
+# Absolute, so that a test may cd anywhere.
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "$top_builddir" && pwd)
 
 DOMAIN=xmppd.test
 BOT_USER=bot
@@ -198,6 +232,10 @@ bail() {
 # skip_all REASON: skip this test file, unless XMPPD_REQUIRE_ALL=1, in which
 # case it bails out (CI must not silently skip).
 skip_all() {
+	if [ "${XMPPD_LIB_NO_TAP:-0}" = 1 ]; then
+		echo "error: $*" >&2
+		exit 1
+	fi
 	if [ "${XMPPD_REQUIRE_ALL:-0}" = 1 ]; then
 		bail "$* (XMPPD_REQUIRE_ALL=1 forbids skipping)"
 	fi
@@ -289,7 +327,9 @@ _on_exit() {
 	trap - EXIT INT TERM
 	set +e
 	_cleanup_procs
-	if [ "$_tap_bailed" = 0 ] && [ "$_tap_skipped_all" = 0 ]; then
+	if [ "${XMPPD_LIB_NO_TAP:-0}" = 1 ]; then
+		:
+	elif [ "$_tap_bailed" = 0 ] && [ "$_tap_skipped_all" = 0 ]; then
 		if [ -z "$_tap_planned" ]; then
 			[ "$_rc" -eq 0 ] && done_testing
 		elif [ "$_tap_n" -ne "$_tap_planned" ]; then
@@ -337,6 +377,16 @@ _now_ms() {
 	_s=$(date +%s%N)
 	echo $((_s / 1000000))
 }
+
+# wait_for_not TIMEOUT CMD...: wait until CMD fails (e.g. a session is
+# gone: wait_for_not 5 prosody_has_session "$BOT_JID").
+wait_for_not() {
+	local _t
+	_t=$1; shift
+	wait_for "$_t" _cmd_fails "$@"
+}
+
+_cmd_fails() { ! "$@"; }
 
 # wait_file TIMEOUT FILE: wait until FILE exists.
 wait_file() { wait_for "$1" test -e "$2"; }
@@ -1051,10 +1101,12 @@ class Stream:
                 else:
                     self.depth -= 1
                     if self.depth == 0:
-                        raise Fail('server closed the stream')
-                    if self.depth == 1:
+                        self.queue.append(None)
+                    elif self.depth == 1:
                         self.queue.append(el)
         el = self.queue.pop(0)
+        if el is None:
+            raise Fail('server closed the stream')
         if self.sm_h is not None:
             if el.tag in (C + 'iq', C + 'message', C + 'presence'):
                 self.sm_h += 1

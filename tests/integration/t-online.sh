@@ -5,7 +5,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 22
+plan 21
 
 prosody_start || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
