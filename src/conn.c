@@ -648,8 +648,12 @@ conn_tls_failed(struct conn *c)
 	unsigned long	e;
 	char		buf[256];
 
+	e = bufferevent_get_openssl_error(c->bev);
 	if (SSL_get_verify_result(c->ssl) == X509_V_OK &&
-	    (e = bufferevent_get_openssl_error(c->bev)) != 0) {
+	    (e == 0 || ERR_GET_LIB(e) == 0))
+		snprintf(c->last_error, sizeof(c->last_error), "TLS handshake "
+		    "with %s failed: the connection was closed", c->peer);
+	else if (SSL_get_verify_result(c->ssl) == X509_V_OK) {
 		ERR_error_string_n(e, buf, sizeof(buf));
 		snprintf(c->last_error, sizeof(c->last_error), "TLS handshake "
 		    "with %s failed: %s", c->peer, buf);
@@ -725,6 +729,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_EOF) {
 		if (c->state == CONN_CLOSING) {
 			conn_closed(c);
+			return;
+		}
+		if (c->step == STEP_TLS) {
+			conn_tls_failed(c);
 			return;
 		}
 		conn_fail(c, "connection to %s closed by the server", c->peer);

@@ -12,6 +12,7 @@ G), each answered with "ok":
   blackhole off  forward again (held data is delivered)
   delay MS       delay every chunk by MS milliseconds
   cutafter N     reset a new connection after N bytes from the server
+  cutafterup N   reset a new connection after N bytes from the client
   refuse on|off  reset new connections at once
   count          number of connections accepted so far
 """
@@ -20,6 +21,7 @@ import asyncio
 import os
 import socket
 import struct
+import sys
 
 
 class Proxy:
@@ -31,10 +33,11 @@ class Proxy:
         self.released.set()
         self.delay = 0.0
         self.cutafter = None
+        self.cutafterup = None
         self.refuse = False
         self.accepted = 0
 
-    async def pump(self, reader, writer, limit, pair):
+    async def pump(self, reader, writer, limit, pair, name=""):
         sent = 0
         try:
             while True:
@@ -55,6 +58,7 @@ class Proxy:
         except (ConnectionError, OSError):
             pass
         finally:
+            print("BYTES %s %d" % (name, sent), file=sys.stderr, flush=True)
             try:
                 writer.close()
             except Exception:
@@ -87,8 +91,8 @@ class Proxy:
         self.conns.add(pair)
         try:
             await asyncio.gather(
-                self.pump(creader, swriter, None, pair),
-                self.pump(sreader, cwriter, self.cutafter, pair))
+                self.pump(creader, swriter, self.cutafterup, pair, "up"),
+                self.pump(sreader, cwriter, self.cutafter, pair, "down"))
         finally:
             self.conns.discard(pair)
 
@@ -114,6 +118,8 @@ class Proxy:
                 self.delay = int(words[1]) / 1000.0
             elif words[0] == "cutafter":
                 self.cutafter = int(words[1]) if int(words[1]) > 0 else None
+            elif words[0] == "cutafterup":
+                self.cutafterup = int(words[1]) if int(words[1]) > 0 else None
             elif words[0] == "refuse":
                 self.refuse = words[1] == "on"
             elif words[0] == "count":
