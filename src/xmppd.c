@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,20 @@ usage(void)
 {
 	fprintf(stderr, "usage: xmppd [-dnvV] [-f file]\n");
 	exit(2);
+}
+
+/* Log why start-up failed, and tell systemd in one line. */
+static void
+startup_failed(const char *fmt, ...)
+{
+	char	buf[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", buf);
+	notify_status("failed to start: %s", buf);
 }
 
 static void
@@ -206,10 +221,10 @@ int
 main(int argc, char *argv[])
 {
 	struct xmppd	 x;
-	struct event	*ev_term, *ev_int, *ev_hup;
-	struct netwatch	*nw;
+	struct event	*ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	struct netwatch	*nw = NULL;
 	char		*cause = NULL;
-	int		 ch, debug = 0, noaction = 0, verbose = 0;
+	int		 ch, debug = 0, noaction = 0, verbose = 0, status = 1;
 
 	memset(&x, 0, sizeof(x));
 	x.conf_path = DEFAULT_CONF;
@@ -261,9 +276,8 @@ main(int argc, char *argv[])
 	}
 
 	if ((x.conf = load_config(x.conf_path, &cause)) == NULL) {
-		log_warnx("%s", cause);
-		notify_status("configuration error: %s", cause);
-		return 1;
+		startup_failed("%s", cause);
+		goto fail;
 	}
 	if (x.conf->log_verbose)
 		log_setverbose(1);
@@ -273,15 +287,13 @@ main(int argc, char *argv[])
 	if ((x.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	if ((x.tls_ctx = tls_ctx_new(x.conf, &cause)) == NULL) {
-		log_warnx("%s", cause);
-		notify_status("TLS set-up failed: %s", cause);
-		return 1;
+		startup_failed("TLS set-up failed: %s", cause);
+		goto fail;
 	}
 	x.conn = conn_new(&x);
 	if ((x.ctl = control_new(&x, &cause)) == NULL) {
-		log_warnx("control socket: %s", cause);
-		notify_status("control socket: %s", cause);
-		return 1;
+		startup_failed("control socket: %s", cause);
+		goto fail;
 	}
 	ev_term = evsignal_new(x.base, SIGTERM, signal_cb, &x);
 	ev_int = evsignal_new(x.base, SIGINT, signal_cb, &x);
@@ -303,17 +315,24 @@ main(int argc, char *argv[])
 	event_base_dispatch(x.base);
 
 	log_info("stopped");
+	status = 0;
+fail:
+	free(cause);
 	notify_watchdog_stop();
 	netwatch_free(nw);
 	control_free(x.ctl);
 	conn_free(x.conn);
 	if (stop_timer != NULL)
 		event_free(stop_timer);
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
+	if (ev_term != NULL)
+		event_free(ev_term);
+	if (ev_int != NULL)
+		event_free(ev_int);
+	if (ev_hup != NULL)
+		event_free(ev_hup);
 	SSL_CTX_free(x.tls_ctx);
 	config_free(x.conf);
-	event_base_free(x.base);
-	return 0;
+	if (x.base != NULL)
+		event_base_free(x.base);
+	return status;
 }

@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 42
+plan 47
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 fds() { ls "/proc/$XMPPD_PID/fd" | wc -l; }
@@ -36,6 +36,20 @@ wait_notify 10 '^READY=1$' || bail "xmppd did not start"
 check "online" xmppd_ctl -t 20 wait-online
 ls -l "$XMPPD_SOCK" | grep -q '^srw-rw----' && r=0 || r=$?
 ok "$r" "the socket has mode 0660"
+
+# A second daemon on the same socket refuses to start.
+out=$(timeout 10 "$XMPPD" -d -f "$T/xmppd.conf" 2>&1) && r=0 || r=$?
+is "$r" 1 "a second daemon on the same socket: exit 1"
+like "$out" 'another xmppd is already running on' "... with a clear error"
+check "the first one still answers" xmppd_ctl status
+
+# A stale socket left by a crash is replaced.
+xmppd_kill
+test -S "$XMPPD_SOCK" && r=0 || r=$?
+ok "$r" "SIGKILL leaves the socket file behind"
+xmppd_start "$T/xmppd.conf"
+wait_notify 10 '^READY=1$' || :
+check "a new daemon replaces the stale socket" xmppd_ctl -t 20 wait-online
 
 # --- events and reconnect from online ----------------------------------------
 xmppd_ctl events > "$T/events.out" 2>&1 &
