@@ -382,6 +382,11 @@ xml_start(void *arg, const XML_Char *name, const XML_Char **atts)
 		xp->stanza_start = (uint64_t)XML_GetCurrentByteIndex(xp->p);
 	if (xml_too_big(xp))
 		return;
+	/* No element may live in the xml: namespace (it cannot be a default). */
+	if (strncmp(name, NS_XML "\x1f", sizeof(NS_XML)) == 0) {
+		xml_abort(xp, "invalid-namespace", "element in the XML namespace");
+		return;
+	}
 	s = xml_element(xp, name, atts);
 	if (xp->top == NULL)
 		xp->top = s;
@@ -563,9 +568,24 @@ xml_feed(struct xml_parser *xp, const char *buf, size_t len,
 {
 	uint64_t	mark;
 	size_t		n;
+	int		bad;
 
 	if (xp->state == XP_STOPPED)
 		xml_fail(xp, "undefined-condition", "parser was stopped");
+	/*
+	 * expat would switch to UTF-16 on a BOM or a NUL early in the input,
+	 * whatever encoding we named.  None of these bytes occurs in UTF-8
+	 * XML, so refuse them before expat sees them.
+	 */
+	for (n = 0; n < len; n++) {
+		unsigned char c = buf[n];
+
+		if (c == 0x00 || c == 0xfe || c == 0xff)
+			break;
+	}
+	/* Parse what comes before the bad byte, as expat would. */
+	bad = n < len;
+	len = n;
 	while (xp->state == XP_RUNNING && len > 0) {
 		n = len < FEED_CHUNK ? len : FEED_CHUNK;
 		xp->fed += n;
@@ -582,6 +602,9 @@ xml_feed(struct xml_parser *xp, const char *buf, size_t len,
 		if (xp->state == XP_RUNNING && xp->fed - mark > xp->max_stanza)
 			xml_fail_size(xp);
 	}
+	if (xp->state == XP_RUNNING && bad)
+		xml_fail(xp, "not-well-formed", "NUL or a byte never found in "
+		    "UTF-8");
 	if (xp->state == XP_RUNNING)
 		return XML_OK;
 	if (xp->state == XP_STOPPED)

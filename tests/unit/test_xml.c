@@ -786,9 +786,46 @@ test_misc(void)
 	ok(1, "freeing mid-stanza and NULL");
 }
 
+/* Regressions found by fuzz_xml. */
+static void
+test_fuzz_regressions(void)
+{
+	static const char hdr[] = "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+	static const char *bad[] = { "\xff\xfe<\0m\0", "x\0\x80m=",
+	    "<message>\xfe</message>" };
+	struct rec	 r;
+	const char	*cond, *detail;
+	struct xml_parser *xp;
+	size_t		 i;
+	int		 rv;
+
+	for (i = 0; i < nitems(bad); i++) {
+		rec_init(&r);
+		xp = new_parser(&r, BIG, 64);
+		rv = xml_feed(xp, hdr, sizeof(hdr) - 1, &cond, &detail);
+		if (rv == XML_OK)
+			rv = xml_feed(xp, bad[i], strlen(bad[i]) + (i < 2 ?
+			    5 - strlen(bad[i]) : 0), &cond, &detail);
+		ok(rv == XML_ERROR && strcmp(cond, "not-well-formed") == 0,
+		    "UTF-16 marks and NUL refused (%zu)", i);
+		xml_parser_free(xp);
+		rec_clear(&r);
+	}
+	rec_init(&r);
+	xp = new_parser(&r, BIG, 64);
+	rv = xml_feed(xp, hdr, sizeof(hdr) - 1, &cond, &detail);
+	rv = xml_feed(xp, "<message><xml:x/></message>", 27, &cond, &detail);
+	ok(rv == XML_ERROR && strcmp(cond, "invalid-namespace") == 0,
+	    "an element in the XML namespace is refused");
+	xml_parser_free(xp);
+	rec_clear(&r);
+}
+
 int
 main(void)
 {
+	test_fuzz_regressions();
 	test_stream();
 	test_header();
 	test_roundtrip();
