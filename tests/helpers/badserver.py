@@ -40,6 +40,10 @@ then presence is accepted and pings are answered.  Scenarios:
     not-authorized-mid  after bind, stream error not-authorized
     tcp-reset           after bind, the TCP connection is reset (RST)
     silent              accept TCP, say nothing
+    register-oob, register-captcha, register-form, register-not-acceptable
+                        XEP-0077 before SASL: a web-page-only form, a
+                        CAPTCHA form, a data form accepted, a form that
+                        wants email and rejects the submission
     no-starttls         features without starttls (mechanisms offered in
                         the clear; a client that uses them is logged as
                         PLAINTEXT-AUTH)
@@ -76,7 +80,8 @@ SCENARIOS = (
     'entity-bomb', 'oversized', 'deep', 'bad-utf8', 'nul', 'whitespace-flood',
     'see-other-host', 'redirect-loop', 'conflict', 'system-shutdown',
     'policy-violation', 'reset', 'not-authorized-mid', 'tcp-reset', 'silent',
-    'no-starttls',
+    'no-starttls', 'register-oob', 'register-captcha', 'register-form',
+    'register-not-acceptable',
 )
 POST_BIND_ERRORS = {
     'conflict': 'conflict', 'system-shutdown': 'system-shutdown',
@@ -315,11 +320,11 @@ def do_plain(c, args, data):
     return user
 
 
-def authenticate(c, args, secure):
+def authenticate(c, args, secure, first=None):
     """Loop over <auth/> attempts; returns the user name once one succeeds."""
     mechs = args.mechanisms.split(',')
     while True:
-        el = c.next()
+        el, first = (first, None) if first is not None else (c.next(), None)
         if el.tag != '{%s}auth' % NS_SASL:
             log('ERROR expected <auth/>, got', el.tag)
             c.stream_error('not-authorized')
@@ -354,6 +359,58 @@ BOMB_PROLOG = (
     + ''.join("<!ENTITY lol%d '%s'>" % (i, ('&lol%s;' % ('' if i == 1 else i - 1)) * 10)
               for i in range(1, 10))
     + ']>')
+
+
+NS_REG = 'jabber:iq:register'
+REG_FORMS = {
+    'register-oob': "<instructions>Use the web page</instructions>"
+                    "<x xmlns='jabber:x:oob'><url>https://xmppd.test/signup</url></x>",
+    'register-captcha': "<x xmlns='jabber:x:data' type='form'>"
+                        "<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:captcha</value></field>"
+                        "<field var='username'><required/></field>"
+                        "<field var='password' type='text-private'><required/></field>"
+                        "<field var='ocr' label='Enter the text'><required/></field></x>"
+                        "<x xmlns='jabber:x:oob'><url>https://xmppd.test/captcha/1</url></x>",
+    'register-form': "<x xmlns='jabber:x:data' type='form'>"
+                     "<field var='FORM_TYPE' type='hidden'><value>jabber:iq:register</value></field>"
+                     "<field var='username'><required/></field>"
+                     "<field var='password' type='text-private'><required/></field></x>",
+    'register-not-acceptable': "<username/><password/><email/>",
+}
+
+
+def register_feature(args):
+    if args.scenario.startswith('register-'):
+        return "<register xmlns='http://jabber.org/features/iq-register'/>"
+    return ''
+
+
+def registration(c, args):
+    """Answer XEP-0077 requests until the client authenticates."""
+    sc = args.scenario
+    while True:
+        el = c.next()
+        q = el.find('{%s}query' % NS_REG)
+        if el.tag != C + 'iq' or q is None:
+            return el
+        iq_id = el.get('id', '')
+        if el.get('type') == 'get':
+            c.send("<iq type='result' id='%s'><query xmlns='%s'>%s</query></iq>"
+                   % (iq_id, NS_REG, REG_FORMS[sc]), 'register form')
+            continue
+        x = q.find('{jabber:x:data}x')
+        if sc == 'register-form' and x is not None:
+            vals = {f.get('var'): f.findtext('{jabber:x:data}value')
+                    for f in x.findall('{jabber:x:data}field')}
+            log('REGISTER-FORM', vals.get('username'), 'password' if vals.get('password') else '-')
+            c.send("<iq type='result' id='%s'/>" % iq_id, 'registered')
+        elif sc == 'register-not-acceptable':
+            c.send("<iq type='error' id='%s'><query xmlns='%s'><username/><password/><email/></query>"
+                   "<error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+                   % (iq_id, NS_REG), 'not-acceptable')
+        else:
+            c.send("<iq type='error' id='%s'><error type='cancel'>"
+                   "<not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>" % iq_id)
 
 
 def see_other_host(c, args, port):
@@ -418,10 +475,11 @@ def session(c, args, ctx, own_port):
             if sc in ('see-other-host', 'redirect-loop'):
                 see_other_host(c, args, redirect_port)
                 return
-            features(c, mechanisms_xml(args))
+            features(c, mechanisms_xml(args) + register_feature(args))
     else:
         features(c, mechanisms_xml(args))
-    user = authenticate(c, args, secure)
+    first = registration(c, args) if sc.startswith('register-') else None
+    user = authenticate(c, args, secure, first)
     c.reset_parser()
     c.read_header()
     c.stream_header()

@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 17
+plan 27
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 
@@ -62,3 +62,57 @@ is "$r" 1 "closed server: exit 1"
 like "$out" "(registration is closed|does not offer in-band registration)" \
     "closed server: a clear reason"
 xmppd_stop
+
+# What Prosody does not do: forms, CAPTCHAs, web pages (scripted server).
+prosody_stop
+reg_case() {	# SCENARIO WANT_EXIT ERE DESC
+	badserver_start "$1"
+	write_conf "$T/$1.conf" server="127.0.0.1:$BAD_PORT"
+	xmppd_start "$T/$1.conf"
+	wait_notify 10 '^READY=1$' || :
+	wait_log 10 'state change .* -> online' || :
+	out=$(xmppd_ctl -t 30 register 2>&1) && r=0 || r=$?
+	is "$r" "$2" "$1: exit $2"
+	like "$out" "$3" "$4"
+	xmppd_stop >/dev/null || :
+	badserver_stop
+}
+# Online already: register says so without touching the session.
+reg_case register-form 1 'already exists: it is online' \
+    "register while online: conflict, session untouched"
+# From auth-failed the registration runs before SASL.
+reg_form() {
+	badserver_start register-form
+	write_conf "$T/rf.conf" server="127.0.0.1:$BAD_PORT"
+	printf 'wrong\n' > "$T/password"
+	xmppd_start "$T/rf.conf"
+	wait_log 10 'auth-failed' || :
+	printf '%s\n' "$BOT_PASSWORD" > "$T/password"
+	xmppd_ctl -t 20 reauth >/dev/null 2>&1 || :
+	xmppd_ctl -t 10 disconnect >/dev/null 2>&1 || :
+	out=$(xmppd_ctl -t 30 register 2>&1) && r=0 || r=$?
+	is "$r" 0 "data form (XEP-0004): registered"
+	check "data form: submitted with username and password" \
+	    grep -q '^REGISTER-FORM bot password' "$BAD_LOG"
+	xmppd_stop >/dev/null || :
+	badserver_stop
+}
+reg_form
+reg_off() {	# SCENARIO ERE DESC
+	badserver_start "$1"
+	write_conf "$T/$1.conf" server="127.0.0.1:$BAD_PORT"
+	xmppd_start "$T/$1.conf"
+	wait_notify 10 '^READY=1$' || :
+	xmppd_ctl -t 10 disconnect >/dev/null 2>&1 || :
+	out=$(xmppd_ctl -t 30 register 2>&1) && r=0 || r=$?
+	is "$r" 1 "$1: exit 1"
+	like "$out" "$2" "$3"
+	xmppd_stop >/dev/null || :
+	badserver_stop
+}
+reg_off register-oob 'registration on a web page: https://xmppd\.test/signup' \
+    "out-of-band registration: the URL is reported"
+reg_off register-captcha 'fields xmppd cannot fill \(ocr\).*https://xmppd\.test/captcha/1' \
+    "CAPTCHA: the field and the URL are reported, not faked"
+reg_off register-not-acceptable 'not-acceptable.*email' \
+    "not-acceptable: the wanted fields are named"
