@@ -70,7 +70,7 @@
 #define SM_MAX_BYTES	(1024 * 1024)
 
 #define NEGOTIATION_TIMEOUT	30	/* seconds per negotiation step */
-#define CLOSE_TIMEOUT_MS	1500	/* wait for the server's </stream> */
+#define CLOSE_TIMEOUT_MS	1000	/* wait for the server's </stream> */
 #define STABLE_SECONDS		60	/* online this long resets backoff */
 #define MAX_REDIRECTS		5
 #define OUTPUT_MAX		(1024 * 1024)

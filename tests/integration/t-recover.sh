@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 10
+plan 12
 
 both_online() {
 	xmppd_ctl status 2>/dev/null | grep -Eq '^state +online$' &&
@@ -48,5 +48,15 @@ kill -CONT "$(prosody_pid)"
 online_again 40 "Prosody thawed: back online"
 is "$(prosody_session_count bot)" 1 "exactly one session on the server"
 like "$(xmppd_ctl status)" '^reconnects +[1-9]' "status counts the reconnects"
-xmppd_stop
+
+# A silent server must not hold up a stop: exit 0 within 2 s anyway.
+kill -STOP "$(prosody_pid)"
+t0=$(_now_ms)
+xmppd_signal TERM
+xmppd_wait_exit 5 && r=0 || r=$?
+t1=$(_now_ms)
+kill -CONT "$(prosody_pid)"
+is "$r" 0 "SIGTERM with the server frozen: exit 0"
+ok "$([ $((t1 - t0)) -lt 2000 ] && echo 0 || echo 1)" \
+    "SIGTERM with the server frozen: gone within 2 s ($((t1 - t0)) ms)"
 check "no sanitizer reports" no_sanitizer_reports
