@@ -37,13 +37,24 @@ enum { MODE_OFF, MODE_CONNECT, MODE_READ };
 static int	mode = -1;
 static int	trace_fd = -2;
 
+static int
+is_stream(int fd)
+{
+	int		type;
+	socklen_t	tl = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+	    type == SOCK_STREAM;
+}
+
 static void
 trace(int fd, char op, ssize_t n)
 {
 	struct timespec	ts;
 	char		buf[96];
-	int		len, saved = errno, type;
-	socklen_t	tl = sizeof(type);
+	int		len, saved = errno;
+	struct sockaddr_storage ss;
+	socklen_t	sl = sizeof(ss);
 	const char	*p;
 	static ssize_t	(*wr)(int, const void *, size_t);
 
@@ -54,9 +65,11 @@ trace(int fd, char op, ssize_t n)
 			trace_fd = open(p, O_WRONLY | O_APPEND | O_CREAT |
 			    O_CLOEXEC, 0600);
 	}
+	/* TCP only: UDP (DNS) and Unix sockets (event loop wake-ups) no. */
 	if (trace_fd < 0 || n <= 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
-	    type != SOCK_STREAM) {
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+	    !is_stream(fd)) {
 		errno = saved;
 		return;
 	}

@@ -1,9 +1,13 @@
 /*
  * log.c: level-filtered logging to stderr, with sd-daemon(3) "<N>" priority
- * prefixes when stderr is the journal.  Untrusted text goes through
- * log_escape() before it reaches a log line.
+ * prefixes when stderr is the journal.  There, state-change lines go to the
+ * journal directly, with the fields XMPPD_STATE (the new state) and
+ * XMPPD_JID, so that "journalctl XMPPD_STATE=auth-failed" finds them.
+ * Untrusted text goes through log_escape() before it reaches a log line.
  */
 #include "compat.h"
+
+#include <sys/uio.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,15 +16,24 @@
 #include <syslog.h>
 #include <time.h>
 
+#ifdef HAVE_SYSTEMD
+#define SD_JOURNAL_SUPPRESS_LOCATION	/* it would always be log.c */
+#include <systemd/sd-journal.h>
+#endif
+
 #include "log.h"
 #include "xmalloc.h"
 
+#define STATE_CHANGE	"state change "
+
 static void	log_pri(int, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
+static int	log_journal(int, const char *);
 
 static int		 log_debug_on;
 static int		 log_verbose;
 static enum log_dest	 log_dest = LOG_TO_STDERR;
+static char		*log_ctx_jid;
 
 static const char *
 log_prio_name(int pri)
@@ -62,6 +75,89 @@ log_getverbose(void)
 	return log_verbose;
 }
 
+/*
+ * The account that XMPPD_JID names (NULL: none): the bare JID, so that one
+ * "journalctl XMPPD_JID=a@b" finds every line of the account, whatever
+ * the resource.  The state is taken from each state-change line itself,
+ * so the order of calls does not matter.
+ */
+void
+log_set_context(const char *jid, const char *state)
+{
+	size_t	len;
+
+	(void)state;
+	free(log_ctx_jid);
+	log_ctx_jid = NULL;
+	if (jid != NULL) {
+		len = strcspn(jid, "/");
+		log_ctx_jid = xmalloc(len + 1);
+		memcpy(log_ctx_jid, jid, len);
+		log_ctx_jid[len] = '\0';
+	}
+}
+
+/*
+ * The new state named by a line "state change A -> B, reason: ...", as a
+ * length, or 0 when msg is not such a line.
+ */
+static size_t
+log_new_state(const char *msg, const char **state)
+{
+	const char	*p;
+
+	if (strncmp(msg, STATE_CHANGE, strlen(STATE_CHANGE)) != 0 ||
+	    (p = strstr(msg, " -> ")) == NULL)
+		return 0;
+	*state = p + 4;
+	return strcspn(*state, ", ");
+}
+
+/*
+ * Send a state-change line to the journal with its fields; -1 for any
+ * other line, or when the journal does not take it, so that the caller
+ * writes it to stderr instead.  Other lines keep to stderr: the journal
+ * files them under the unit even when they are the last words of a
+ * process that exits at once.
+ */
+static int
+log_journal(int pri, const char *msg)
+{
+#ifdef HAVE_SYSTEMD
+	char		 f_msg[2100], f_pri[16], f_state[64], f_jid[1100];
+	struct iovec	 iov[5];
+	const char	*state;
+	size_t		 len;
+	int		 n = 0;
+
+	if ((len = log_new_state(msg, &state)) == 0)
+		return -1;
+	snprintf(f_msg, sizeof(f_msg), "MESSAGE=%s", msg);
+	snprintf(f_pri, sizeof(f_pri), "PRIORITY=%d", pri);
+	snprintf(f_state, sizeof(f_state), "XMPPD_STATE=%.*s", (int)len,
+	    state);
+	iov[n].iov_base = f_msg;
+	iov[n++].iov_len = strlen(f_msg);
+	iov[n].iov_base = f_pri;
+	iov[n++].iov_len = strlen(f_pri);
+	iov[n].iov_base = (char *)"SYSLOG_IDENTIFIER=xmppd";
+	iov[n++].iov_len = strlen("SYSLOG_IDENTIFIER=xmppd");
+	iov[n].iov_base = f_state;
+	iov[n++].iov_len = strlen(f_state);
+	if (log_ctx_jid != NULL) {
+		snprintf(f_jid, sizeof(f_jid), "XMPPD_JID=%s", log_ctx_jid);
+		iov[n].iov_base = f_jid;
+		iov[n++].iov_len = strlen(f_jid);
+	}
+	return sd_journal_sendv(iov, n) < 0 ? -1 : 0;
+#else
+	(void)pri;
+	(void)msg;
+	(void)log_new_state;
+	return -1;
+#endif
+}
+
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
@@ -71,9 +167,10 @@ vlog(int pri, const char *fmt, va_list ap)
 	if (pri == LOG_DEBUG && !log_verbose)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_dest == LOG_TO_JOURNAL)
-		fprintf(stderr, "<%d>%s\n", pri, msg);
-	else if (log_debug_on) {
+	if (log_dest == LOG_TO_JOURNAL) {
+		if (log_journal(pri, msg) == -1)
+			fprintf(stderr, "<%d>%s\n", pri, msg);
+	} else if (log_debug_on) {
 		struct timespec	ts;
 		struct tm	tm;
 		char		tbuf[32];

@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "log.h"
 #include "notify.h"
 
 static struct event	*watchdog_ev;
@@ -69,16 +70,29 @@ notify_status(const char *fmt, ...)
 	notify_send(msg);
 }
 
+/* The reason without the "; retry in Ns" that STATUS= says up front. */
+static size_t
+notify_reason_len(const char *reason)
+{
+	const char	*p;
+
+	if ((p = strstr(reason, "; retry in ")) != NULL)
+		return p - reason;
+	return strlen(reason);
+}
+
 void
 notify_state(const char *state, const char *jid, const char *reason,
     uint32_t retry_ms, const char *peer)
 {
+	log_set_context(jid, state);
 	if (strcmp(state, "online") == 0)
 		notify_status("online as %s%s%s", jid, peer ? " via " : "",
 		    peer ? peer : "");
 	else if (strcmp(state, "waiting") == 0)
-		notify_status("waiting %.0fs before reconnecting: %s",
-		    retry_ms / 1000.0, reason);
+		notify_status("waiting %.*fs before reconnecting: %.*s",
+		    retry_ms < 10000 ? 1 : 0, retry_ms / 1000.0,
+		    (int)notify_reason_len(reason), reason);
 	else if (strcmp(state, "auth-failed") == 0)
 		notify_status("auth-failed: %s; fix the password, then "
 		    "xmppd-ctl reauth", reason);

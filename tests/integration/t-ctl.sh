@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 47
+plan 49
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 fds() { ls "/proc/$XMPPD_PID/fd" | wc -l; }
@@ -75,6 +75,16 @@ unlike "$(cat "$T"/rc.*)" 'already' "none answered 'already connected'"
 is "$(prosody_session_count bot)" 1 "exactly one session on the server"
 sleep 1
 is "$(prosody_session_count bot)" 1 "still exactly one session a second later"
+
+# A client that goes away mid-command changes nothing else.
+"$XMPPD_CTL" -s "$XMPPD_SOCK" -t 20 reconnect >/dev/null 2>&1 &
+gone=$!
+sleep 0.05
+kill "$gone" 2>/dev/null || :
+wait "$gone" 2>/dev/null || :
+check "client killed mid-reconnect: the reconnect completes" \
+    xmppd_ctl -t 20 wait-online
+is "$(prosody_session_count bot)" 1 "... with one session"
 
 # --- offline ------------------------------------------------------------------
 check "disconnect" xmppd_ctl -t 10 disconnect

@@ -35,7 +35,7 @@ ct_mirror() {
 # ct_rootfs PKG...: the tree lives in $CT_CACHE/rootfs-<hash of the
 # package list>, built under a lock and renamed into place when complete.
 ct_rootfs() {
-	set -- systemd systemd-sysv dbus libnss-systemd util-linux "$@"
+	set -- systemd systemd-sysv dbus libnss-systemd util-linux procps "$@"
 	pkgs=$(printf '%s\n' "$@" | sort -u | paste -sd, -)
 	m=$(ct_mirror) || m=
 	[ -n "$m" ] || { echo "ct_rootfs: no apt mirror found" >&2; return 1; }
@@ -44,7 +44,13 @@ ct_rootfs() {
 	mkdir -p "$CT_CACHE" || return 1
 	(
 		flock 9
-		[ -x "$dir/lib/systemd/systemd" ] && exit 0
+		# Trees of other package lists unused for two weeks go.
+		find "$CT_CACHE" -mindepth 1 -maxdepth 1 -name 'rootfs-*' \
+		    ! -name "rootfs-$key" -mtime +14 -exec rm -rf {} + 2>/dev/null
+		if [ -x "$dir/lib/systemd/systemd" ]; then
+			touch "$dir"
+			exit 0
+		fi
 		rm -rf "$dir.new"
 		echo "# building $dir with debootstrap (once)" >&2
 		# shellcheck disable=SC2086
@@ -58,7 +64,7 @@ ct_rootfs() {
 		    systemd-timesyncd.service console-getty.service \
 		    getty@.service 2>/dev/null
 		echo xmppd-test >"$dir.new/etc/hostname"
-		# DynamicUser= directories bind-mounted later must be reachable.
+		# Unprivileged services must be able to traverse the root.
 		chmod 0755 "$dir.new"
 		mv "$dir.new" "$dir"
 	) 9>"$CT_CACHE/lock" || return 1
