@@ -622,6 +622,21 @@ conn_try_next(struct conn *c)
 	}
 }
 
+/*
+ * Servers write small records back to back (TLS 1.3 session tickets, the
+ * stream header, features) with Nagle on; with delayed ACKs on our side
+ * the second write waits ~40 ms for our ACK.  Quick-ACK mode does not
+ * stick, so re-arm it whenever we read during negotiation.
+ */
+static void
+conn_quickack(struct conn *c)
+{
+	int	on = 1;
+
+	if (c->fd != -1 && c->step != STEP_ONLINE)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+}
+
 static void
 conn_tcp_up(struct conn *c)
 {
@@ -630,6 +645,7 @@ conn_tcp_up(struct conn *c)
 	/* Stanzas are written whole; do not let Nagle hold them back. */
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	conn_quickack(c);
 	evtimer_del(c->ev_deadline);
 	log_debug("connected to %s%s", c->peer,
 	    c->direct_tls ? " (direct TLS)" : "");
@@ -687,6 +703,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (c->state == CONN_CONNECTING)
 			conn_tcp_up(c);
 		else if (c->step == STEP_TLS) {
+			conn_quickack(c);
 			c->tls_active = 1;
 			snprintf(c->tls_desc, sizeof(c->tls_desc), "%s",
 			    tls_describe(c->ssl));
@@ -893,6 +910,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	 * trickling one byte at a time would cost quadratic CPU.  Feed it
 	 * only once a tag can have ended, or a few KiB have gathered.
 	 */
+	conn_quickack(c);
 	if (evbuffer_get_length(in) < FEED_BATCH &&
 	    evbuffer_search(in, ">", 1, NULL).pos == -1)
 		return;
@@ -1032,7 +1050,8 @@ conn_stream_err(struct conn *c, struct stanza *s)
 		    "(another session uses this resource)", esc ? ": " : "",
 		    esc ? esc : "");
 	else if (strcmp(cond, "system-shutdown") == 0)
-		r = conn_defer(c, ACT_FAIL, 15000, "stream error "
+		/* The server is restarting: give it a moment, not more. */
+		r = conn_defer(c, ACT_FAIL, 2000, "stream error "
 		    "system-shutdown%s%s", esc ? ": " : "", esc ? esc : "");
 	else
 		r = conn_defer(c, ACT_FAIL, 0, "stream error %s%s%s", cond,

@@ -102,6 +102,8 @@ static int		 parse_iter(const char *, size_t, int *,
 			    const char **);
 static int		 parse_first(struct sasl *, const char *,
 			    struct server_first *, const char **);
+static int		 salted_password(const EVP_MD *, const char *,
+			    const struct server_first *, unsigned char *, int);
 static int		 scram_keys(struct sasl *, const struct server_first *,
 			    const char *, size_t, unsigned char *, size_t *);
 static char		*final_without_proof(struct sasl *,
@@ -667,6 +669,66 @@ malformed:
  * RFC 5802 §3: derive the keys, write ClientProof to proof and keep
  * ServerSignature for sasl_finish.  Intermediate keys are wiped here.
  */
+/*
+ * The salted password for the last (hash, salt, iterations, password), so
+ * a reconnect skips PBKDF2.  It lives in memory only; the password itself
+ * is remembered as a digest, to notice a change.
+ */
+static struct {
+	const EVP_MD	*md;
+	unsigned char	 salt[128];
+	size_t		 saltlen;
+	int		 iter;
+	unsigned char	 pwdigest[32];
+	unsigned char	 salted[EVP_MAX_MD_SIZE];
+	int		 valid;
+} spcache;
+
+static int
+salted_password(const EVP_MD *md, const char *password,
+    const struct server_first *sf, unsigned char *out, int hlen)
+{
+	unsigned char	digest[32];
+	unsigned int	dlen = sizeof(digest);
+	int		hit;
+
+	if (EVP_Digest(password, strlen(password), digest, &dlen,
+	    EVP_sha256(), NULL) != 1)
+		return -1;
+	hit = spcache.valid && spcache.md == md && spcache.iter == sf->iter &&
+	    spcache.saltlen == sf->saltlen &&
+	    memcmp(spcache.salt, sf->salt, sf->saltlen) == 0 &&
+	    CRYPTO_memcmp(spcache.pwdigest, digest, sizeof(digest)) == 0;
+	if (hit) {
+		memcpy(out, spcache.salted, (size_t)hlen);
+		OPENSSL_cleanse(digest, sizeof(digest));
+		return 0;
+	}
+	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), sf->salt,
+	    (int)sf->saltlen, sf->iter, md, hlen, out) != 1) {
+		OPENSSL_cleanse(digest, sizeof(digest));
+		return -1;
+	}
+	OPENSSL_cleanse(&spcache, sizeof(spcache));
+	if (sf->saltlen <= sizeof(spcache.salt)) {
+		spcache.md = md;
+		memcpy(spcache.salt, sf->salt, sf->saltlen);
+		spcache.saltlen = sf->saltlen;
+		spcache.iter = sf->iter;
+		memcpy(spcache.pwdigest, digest, sizeof(digest));
+		memcpy(spcache.salted, out, (size_t)hlen);
+		spcache.valid = 1;
+	}
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return 0;
+}
+
+void
+sasl_forget_cache(void)
+{
+	OPENSSL_cleanse(&spcache, sizeof(spcache));
+}
+
 static int
 scram_keys(struct sasl *s, const struct server_first *sf,
     const char *authmsg, size_t amlen, unsigned char *proof, size_t *plen)
@@ -679,8 +741,7 @@ scram_keys(struct sasl *s, const struct server_first *sf,
 
 	if (hlen <= 0 || hlen > EVP_MAX_MD_SIZE)
 		return -1;
-	if (PKCS5_PBKDF2_HMAC(s->password, (int)strlen(s->password),
-	    sf->salt, (int)sf->saltlen, sf->iter, md, hlen, salted) != 1)
+	if (salted_password(md, s->password, sf, salted, hlen) == -1)
 		goto done;
 	if (HMAC(md, salted, hlen, (const unsigned char *)"Client Key", 10,
 	    ckey, NULL) == NULL ||

@@ -95,7 +95,13 @@ int		 sasl_step(struct sasl *, const unsigned char *, size_t,
 int		 sasl_finish(struct sasl *, const unsigned char *, size_t,
 		    const char **errstr);
 
-/* Highest iteration count accepted (cost bound). */
+/*
+ * The last salted password is kept in memory so a reconnect skips PBKDF2;
+ * this wipes it.
+ */
+void		 sasl_forget_cache(void);
+
+/* Lowest and highest iteration counts accepted (the latter bounds cost). */
 #define SASL_SCRAM_MIN_ITER	4096
 #define SASL_SCRAM_MAX_ITER	1000000
 

@@ -1,5 +1,6 @@
 /*
- * util.c: base64, number parsing, UTF-8 validation, clocks.
+ * util.c: base64, number parsing, UTF-8 validation, clocks.  No library
+ * beyond libc, so xmppd-ctl links nothing else.
  */
 #include "compat.h"
 
@@ -9,19 +10,37 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "util.h"
 #include "xmalloc.h"
 
 char *
 b64_encode(const void *in, size_t len)
 {
-	char	*out;
-	size_t	 olen = 4 * ((len + 2) / 3) + 1;
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char	*p = in;
+	char			*out, *o;
+	uint32_t		 v;
+	size_t			 i;
 
-	out = xmalloc(olen);
-	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	out = o = xmalloc(4 * ((len + 2) / 3) + 1);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = tab[(v >> 6) & 63];
+		*o++ = tab[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		*o++ = tab[v >> 18];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
 	return out;
 }
 
