@@ -28,7 +28,7 @@ then presence is accepted and pings are answered.  Scenarios:
     high-iter           i=10000000
     doctype             <!DOCTYPE ...> in the prolog right after connect
     entity-bomb         billion laughs in the prolog, referenced in features
-    oversized           after bind, one 1 MB message stanza
+    oversized           after bind, one 100 MB message stanza (1 MB pieces)
     deep                after bind, 100000 nested <a> elements
     bad-utf8            after bind, a message with invalid UTF-8 bytes
     nul                 after bind, a NUL byte inside a stanza
@@ -520,8 +520,16 @@ def post_bind(c, args, jid):
         raise Closed('reset')
     head = "<message from='alice@%s/x' to='%s' type='chat'>" % (args.domain, jid)
     if sc == 'oversized':
-        c.send(head + '<body>' + 'A' * (1024 * 1024) + '</body></message>',
-               'oversized message (1 MB)')
+        # 100 MB in 1 MB pieces, until the client hangs up.
+        c.send(head + '<body>', 'oversized message (up to 100 MB)')
+        chunk = 'A' * (1024 * 1024)
+        try:
+            for _ in range(100):
+                c.sock.sendall(chunk.encode())
+        except (OSError, ssl.SSLError):
+            log('OVERSIZED-CUT')
+            raise Closed('client hung up during the 100 MB stanza')
+        c.send('</body></message>')
     elif sc == 'deep':
         c.send(head + '<a>' * 100000 + '</a>' * 100000 + '</message>',
                'message with 100000 nested <a>')

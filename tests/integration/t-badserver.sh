@@ -27,7 +27,12 @@ silent|pre|timed out waiting for the stream header
 redirect-loop|pre|see-other-host: more than 5 redirects in a row
 '
 n=$(printf '%s\n' "$SCENARIOS" | grep -c '|')
-plan $((n * 3 + 10))
+plan $((n * 4 + 10))
+
+# ASan's quarantine would look like growth; keep it small (see t-soak).
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1:quarantine_size_mb=8
+export ASAN_OPTIONS
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$XMPPD_PID/status"; }
 
 run_scenario() {	# NAME pre|post ERE
 	badserver_start "$1"
@@ -35,6 +40,10 @@ run_scenario() {	# NAME pre|post ERE
 	    reconnect_min=1 reconnect_max=2
 	xmppd_start "$T/$1.conf"
 	check "$1: refused with a clear log line" wait_log 20 "$3"
+	rss1=$(rss)
+	# The stated bound: less than 16 MiB above a peaceful session's RSS.
+	ok "$([ $((rss1 - RSS_BASE)) -lt 16384 ] && echo 0 || echo 1)" \
+	    "$1: RSS bounded ($rss1 kB, peaceful $RSS_BASE kB)"
 	check "$1: retried with backoff" \
 	    wait_for 10 sh -c "[ \$(grep -c '^CONNECT ' '$BAD_LOG') -ge 2 ]"
 	if [ "$2" = pre ]; then
@@ -47,6 +56,17 @@ run_scenario() {	# NAME pre|post ERE
 	xmppd_stop >/dev/null || :
 	badserver_stop
 }
+
+# A peaceful session's RSS, the base for the bound.
+badserver_start ok
+write_conf "$T/ok.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/ok.conf"
+wait_log 10 'state change .* -> online' || bail "not online with the ok scenario"
+sleep 0.5
+RSS_BASE=$(rss)
+diag "RSS of a peaceful session: $RSS_BASE kB"
+xmppd_stop >/dev/null || :
+badserver_stop
 
 while IFS='|' read -r name when ere; do
 	[ -n "$name" ] || continue
