@@ -143,9 +143,11 @@ async def main():
     p.add_argument("--port-file", required=True)
     p.add_argument("--ctl-port-file", required=True)
     p.add_argument("--max-seconds", type=float, default=900)
+    p.add_argument("--listen", default="127.0.0.1",
+                   help="address to accept clients on (control stays on loopback)")
     args = p.parse_args()
     proxy = Proxy(args.target)
-    srv = await asyncio.start_server(proxy.client, "127.0.0.1", 0)
+    srv = await asyncio.start_server(proxy.client, args.listen, 0)
     ctl = await asyncio.start_server(proxy.control, "127.0.0.1", 0)
     write_port(args.ctl_port_file, ctl.sockets[0].getsockname()[1])
     write_port(args.port_file, srv.sockets[0].getsockname()[1])

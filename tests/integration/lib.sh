@@ -322,11 +322,19 @@ _show_logs() {
 	done
 }
 
+# at_exit CMD: run the shell command CMD at exit, after the processes are
+# stopped (e.g. to delete network namespaces).
+at_exit() {
+	_at_exit_cmds="${_at_exit_cmds:-:}
+$*"
+}
+
 _on_exit() {
 	local _rc=$?
 	trap - EXIT INT TERM
 	set +e
 	_cleanup_procs
+	eval "${_at_exit_cmds:-:}"
 	if [ "${XMPPD_LIB_NO_TAP:-0}" = 1 ]; then
 		:
 	elif [ "$_tap_bailed" = 0 ] && [ "$_tap_skipped_all" = 0 ]; then
