@@ -264,6 +264,7 @@ static int	conn_sm_can_resume(const struct conn *);
 static void	conn_online(struct conn *);
 static void	conn_stanza_online(struct conn *, struct stanza *);
 static void	conn_send(struct conn *, struct stanza *);
+static void	conn_send_free(struct conn *, struct stanza *);
 static void	conn_send_raw(struct conn *, const char *, size_t);
 static void	conn_arm_deadline(struct conn *, unsigned int, const char *);
 static void	conn_schedule_ops(struct conn *);
@@ -283,6 +284,26 @@ static void
 conn_new_id(struct conn *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "xd%u", ++c->idseq);
+}
+
+/* A new <iq type=TYPE/> with a fresh id, also written to idbuf. */
+static struct stanza *
+conn_iq_new(struct conn *c, const char *type, char *idbuf, size_t idlen)
+{
+	struct stanza	*iq = stanza_new("iq", NULL);
+
+	stanza_set_attr(iq, "type", type);
+	conn_new_id(c, idbuf, idlen);
+	stanza_set_attr(iq, "id", idbuf);
+	return iq;
+}
+
+/* Send and free. */
+static void
+conn_send_free(struct conn *c, struct stanza *s)
+{
+	conn_send(c, s);
+	stanza_free(s);
 }
 
 static void
@@ -1185,16 +1206,12 @@ conn_features(struct conn *c, struct stanza *f)
 	{
 		struct stanza	*iq, *b;
 
-		iq = stanza_new("iq", NULL);
-		stanza_set_attr(iq, "type", "set");
-		conn_new_id(c, c->iq_id, sizeof(c->iq_id));
-		stanza_set_attr(iq, "id", c->iq_id);
+		iq = conn_iq_new(c, "set", c->iq_id, sizeof(c->iq_id));
 		b = stanza_add_child(iq, "bind", NS_BIND);
 		if (c->x->conf->jid.resource != NULL)
 			stanza_add_text_child(b, "resource", NULL,
 			    c->x->conf->jid.resource);
-		conn_send(c, iq);
-		stanza_free(iq);
+		conn_send_free(c, iq);
 	}
 	c->step = STEP_BIND;
 	conn_set_state(c, CONN_BINDING, "authenticated");
@@ -1472,18 +1489,13 @@ conn_reg_outcome(struct conn *c, const char *code, const char *fmt, ...)
 	}
 }
 
-static void
-conn_send_iq_query(struct conn *c, const char *type, const char *ns,
-    struct stanza **queryp, char *idbuf, size_t idlen)
+/* A new <iq><query xmlns=NS/></iq>; returns the query (iq is its parent). */
+static struct stanza *
+conn_iq_query(struct conn *c, const char *type, const char *ns, char *idbuf,
+    size_t idlen)
 {
-	struct stanza	*iq;
-
-	iq = stanza_new("iq", NULL);
-	stanza_set_attr(iq, "type", type);
-	conn_new_id(c, idbuf, idlen);
-	stanza_set_attr(iq, "id", idbuf);
-	*queryp = stanza_add_child(iq, "query", ns);
-	(void)iq;
+	return stanza_add_child(conn_iq_new(c, type, idbuf, idlen), "query",
+	    ns);
 }
 
 static void
@@ -1497,12 +1509,10 @@ conn_register_start(struct conn *c)
 		conn_auth_start(c);
 		return;
 	}
-	conn_send_iq_query(c, "get", NS_REGISTER, &q, c->iq_id,
-	    sizeof(c->iq_id));
+	q = conn_iq_query(c, "get", NS_REGISTER, c->iq_id, sizeof(c->iq_id));
 	iq = stanza_parent(q);
 	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
-	conn_send(c, iq);
-	stanza_free(iq);
+	conn_send_free(c, iq);
 	c->step = STEP_REG_FORM;
 	conn_set_state(c, CONN_REGISTERING, "registering the account");
 	conn_arm_deadline(c, NEGOTIATION_TIMEOUT, "registering");
@@ -1549,8 +1559,7 @@ conn_register_submit(struct conn *c, struct stanza *form)
 	struct stanza	*q, *iq, *x, *f, *ch;
 	const char	*var, *user = c->x->conf->jid.local;
 
-	conn_send_iq_query(c, "set", NS_REGISTER, &q, c->iq_id,
-	    sizeof(c->iq_id));
+	q = conn_iq_query(c, "set", NS_REGISTER, c->iq_id, sizeof(c->iq_id));
 	iq = stanza_parent(q);
 	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
 	if ((x = stanza_child(form, "x", NS_XDATA)) != NULL) {
@@ -1912,16 +1921,11 @@ conn_negotiation_iq(struct conn *c, struct stanza *s)
 		free(c->bound);
 		c->bound = xstrndup(stanza_text(j), 3071);
 		if (c->session_required) {
-			struct stanza *iq, *q;
+			struct stanza *iq;
 
-			iq = stanza_new("iq", NULL);
-			stanza_set_attr(iq, "type", "set");
-			conn_new_id(c, c->iq_id, sizeof(c->iq_id));
-			stanza_set_attr(iq, "id", c->iq_id);
-			q = stanza_add_child(iq, "session", NS_SESSION);
-			(void)q;
-			conn_send(c, iq);
-			stanza_free(iq);
+			iq = conn_iq_new(c, "set", c->iq_id, sizeof(c->iq_id));
+			stanza_add_child(iq, "session", NS_SESSION);
+			conn_send_free(c, iq);
 			c->step = STEP_SESSION;
 		} else
 			conn_online(c);
@@ -1960,12 +1964,29 @@ conn_send_presence(struct conn *c)
 	stanza_free(p);
 }
 
+/* Ping the server; no answer within secs means the link is dead. */
+static void
+conn_ping(struct conn *c, unsigned int secs)
+{
+	struct stanza	*iq;
+	struct timeval	 tv = { secs, 0 };
+
+	iq = conn_iq_new(c, "get", c->ping_id, sizeof(c->ping_id));
+	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
+	stanza_add_child(iq, "ping", NS_PING);
+	conn_send_free(c, iq);
+	if (c->sm.enabled)	/* and learn what the server has received */
+		conn_send_raw(c, "<r xmlns='" NS_SM "'/>",
+		    sizeof("<r xmlns='" NS_SM "'/>") - 1);
+	c->ping_outstanding = 1;
+	c->ping_wait = secs;
+	evtimer_add(c->ev_ping, &tv);
+}
+
 static void
 conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct conn	*c = arg;
-	struct stanza	*iq;
-	struct timeval	 tv = { c->x->conf->ping_timeout, 0 };
 
 	(void)fd;
 	(void)ev;
@@ -1976,17 +1997,7 @@ conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 		    "presumed dead", c->ping_wait);
 		return;
 	}
-	iq = stanza_new("iq", NULL);
-	stanza_set_attr(iq, "type", "get");
-	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
-	conn_new_id(c, c->ping_id, sizeof(c->ping_id));
-	stanza_set_attr(iq, "id", c->ping_id);
-	stanza_add_child(iq, "ping", NS_PING);
-	conn_send(c, iq);
-	stanza_free(iq);
-	c->ping_outstanding = 1;
-	c->ping_wait = tv.tv_sec;
-	evtimer_add(c->ev_ping, &tv);
+	conn_ping(c, c->x->conf->ping_timeout);
 }
 
 /*
@@ -1997,9 +2008,6 @@ conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 void
 conn_network_changed(struct conn *c)
 {
-	struct stanza	*iq;
-	struct timeval	 tv = { PROBE_TIMEOUT, 0 };
-
 	if (c->state == CONN_WAITING) {
 		log_info("network changed: retrying now");
 		evtimer_del(c->ev_retry);
@@ -2009,19 +2017,8 @@ conn_network_changed(struct conn *c)
 	if (c->state != CONN_ONLINE || c->ping_outstanding)
 		return;
 	log_info("network changed: probing the link");
-	iq = stanza_new("iq", NULL);
-	stanza_set_attr(iq, "type", "get");
-	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
-	conn_new_id(c, c->ping_id, sizeof(c->ping_id));
-	stanza_set_attr(iq, "id", c->ping_id);
-	stanza_add_child(iq, "ping", NS_PING);
-	conn_send(c, iq);
-	stanza_free(iq);
-	c->ping_outstanding = 1;
-	if ((unsigned int)tv.tv_sec > c->x->conf->ping_timeout)
-		tv.tv_sec = c->x->conf->ping_timeout;
-	c->ping_wait = tv.tv_sec;
-	evtimer_add(c->ev_ping, &tv);
+	conn_ping(c, PROBE_TIMEOUT < c->x->conf->ping_timeout ? PROBE_TIMEOUT :
+	    c->x->conf->ping_timeout);
 }
 
 static void
@@ -2466,7 +2463,7 @@ conn_op_start(struct conn *c, struct conn_op *op)
 			return;
 		}
 		if (op->cmd == CTL_PASSWD) {
-			conn_send_iq_query(c, "set", NS_REGISTER, &q,
+			q = conn_iq_query(c, "set", NS_REGISTER,
 			    c->passwd_id, sizeof(c->passwd_id));
 			stanza_add_text_child(q, "username", NULL,
 			    c->x->conf->jid.local);
@@ -2474,7 +2471,7 @@ conn_op_start(struct conn *c, struct conn_op *op)
 			freezero_str(c->passwd_new);
 			c->passwd_new = xstrdup(op->arg);
 		} else {
-			conn_send_iq_query(c, "set", NS_REGISTER, &q,
+			q = conn_iq_query(c, "set", NS_REGISTER,
 			    c->unreg_id, sizeof(c->unreg_id));
 			stanza_add_child(q, "remove", NULL);
 		}
