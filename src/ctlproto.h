@@ -60,7 +60,6 @@ enum ctl_cmd {
 #define CTL_ERR_STATE		"state"		/* not possible in this state */
 #define CTL_ERR_CONFLICT	"conflict"	/* account exists */
 #define CTL_ERR_CLOSED		"closed"	/* registration closed */
-#define CTL_ERR_BUSY		"busy"		/* too many queued requests */
 #define CTL_ERR_SHUTDOWN	"shutdown"	/* daemon is stopping */
 
 struct ctl_cmd_info {

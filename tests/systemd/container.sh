@@ -6,6 +6,7 @@
 #				systemd and PKG... (built once, then reused)
 #	ct_boot ROOT NAME	boot ROOT as container NAME; sets CT_INIT
 #	ct_run CMD...		run CMD inside, as root, with a clean env
+#	ct_pipe CMD...		the same, with standard input passed on
 #	ct_poweroff		power it off (safe to call twice; use in traps)
 #
 # What makes systemd-nspawn work on a host whose PID 1 is not systemd:
@@ -71,8 +72,13 @@ ct_rootfs() {
 	echo "$dir"
 }
 
-# ct_cgroup_dirs NAME: the container's cgroups in both hierarchies.
+# ct_cgroup_dirs NAME: the container's cgroups, in the "systemd" and
+# "unified" hierarchies of a hybrid host, or in the one of a cgroup2 host.
 ct_cgroup_dirs() {
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		echo "/sys/fs/cgroup/$CT_CGROUP/$1"
+		return
+	fi
 	for h in systemd unified; do
 		[ -d /sys/fs/cgroup/$h ] && echo "/sys/fs/cgroup/$h/$CT_CGROUP/$1"
 	done
@@ -124,14 +130,25 @@ ct_boot() {
 	return 1
 }
 
+# Standard input is /dev/null: a command that finds a terminal there (the
+# password agent of systemctl) would stop the whole test in the
+# background (SIGTTIN).  ct_pipe CMD... passes standard input on.
 ct_run() {
+	ct_pipe "$@" </dev/null
+}
+
+ct_pipe() {
 	nsenter -t "$CT_INIT" -m -u -i -n -p -C -- \
 	    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	    LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
 }
 
 ct_poweroff() {
-	if [ -n "$CT_INIT" ] && kill -0 "$CT_INIT" 2>/dev/null; then
+	# SIGRTMIN+4 to the container's PID 1: poweroff.  Only while it is
+	# still nspawn's child, never to a recycled PID.
+	if [ -n "$CT_INIT" ] && [ -n "$CT_NSPAWN_PID" ] &&
+	    [ "$(ps -o ppid= -p "$CT_INIT" 2>/dev/null | tr -d ' ')" = \
+	    "$CT_NSPAWN_PID" ]; then
 		kill -s RTMIN+4 "$CT_INIT" 2>/dev/null
 	fi
 	if [ -n "$CT_NSPAWN_PID" ]; then
@@ -142,8 +159,10 @@ ct_poweroff() {
 		done
 		if kill -0 "$CT_NSPAWN_PID" 2>/dev/null; then
 			echo "# container did not power off; killing it" >&2
+			[ -n "$CT_INIT" ] && [ "$(ps -o ppid= -p "$CT_INIT" \
+			    2>/dev/null | tr -d ' ')" = "$CT_NSPAWN_PID" ] &&
+			    kill -9 "$CT_INIT" 2>/dev/null
 			kill -9 "$CT_NSPAWN_PID" 2>/dev/null
-			[ -n "$CT_INIT" ] && kill -9 "$CT_INIT" 2>/dev/null
 			sleep 0.5
 		fi
 		wait "$CT_NSPAWN_PID" 2>/dev/null
