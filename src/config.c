@@ -751,8 +751,15 @@ conf_finish(struct conf_parser *p)
 			    "path %s too long; set control_socket",
 			    c->control_socket);
 	}
-	if (c->state_dir == NULL)
-		c->state_dir = xstrdup(LOCALSTATEDIR "/lib/xmppd");
+	if (c->state_dir == NULL) {
+		/* systemd's StateDirectory= (the first, for a template). */
+		const char	*sd = getenv("STATE_DIRECTORY");
+
+		if (sd != NULL && *sd == '/')
+			c->state_dir = xstrndup(sd, strcspn(sd, ":"));
+		else
+			c->state_dir = xstrdup(LOCALSTATEDIR "/lib/xmppd");
+	}
 	return 0;
 }
 

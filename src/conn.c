@@ -379,6 +379,7 @@ conn_set_state(struct conn *c, enum conn_state st, const char *reason)
 		return;
 	c->state = st;
 	c->since = time(NULL);
+	log_set_context(conn_jid(c), conn_state_name(st));
 	log_info("state change %s -> %s, reason: %s",
 	    prev == CONN_CLOSING ? "closing" : conn_state_name(prev),
 	    st == CONN_CLOSING ? "closing" : conn_state_name(st), reason);

@@ -487,6 +487,17 @@ ctl_mkparent(const char *path)
 	return r;
 }
 
+/* chown only when needed: a unit that runs in the group may forbid it. */
+static int
+ctl_set_group(const char *path, gid_t gid)
+{
+	struct stat	st;
+
+	if (stat(path, &st) == 0 && st.st_gid == gid)
+		return 0;
+	return chown(path, (uid_t)-1, gid);
+}
+
 static int
 ctl_listen(struct control *ctl, const char *path, char **cause)
 {
@@ -543,7 +554,7 @@ ctl_listen(struct control *ctl, const char *path, char **cause)
 	}
 	umask(old);
 	if (chmod(path, 0660) == -1 || (ctl->have_group &&
-	    chown(path, (uid_t)-1, ctl->group) == -1) || listen(fd, 64) == -1) {
+	    ctl_set_group(path, ctl->group) == -1) || listen(fd, 64) == -1) {
 		xasprintf(cause, "setting up %s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);

@@ -19,7 +19,6 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-#include "log.h"
 #include "notify.h"
 
 static struct event	*watchdog_ev;
@@ -85,7 +84,6 @@ void
 notify_state(const char *state, const char *jid, const char *reason,
     uint32_t retry_ms, const char *peer)
 {
-	log_set_context(jid, state);
 	if (strcmp(state, "online") == 0)
 		notify_status("online as %s%s%s", jid, peer ? " via " : "",
 		    peer ? peer : "");

@@ -155,6 +155,8 @@ xmppd_reload(struct xmppd *x, char **cause)
 fail:
 	log_warnx("reload failed, keeping the running configuration: %s",
 	    *cause);
+	notify_status("%s: reload failed, still running the old "
+	    "configuration: %s", conn_state_name(conn_state(x->conn)), *cause);
 	notify_ready();
 	return -1;
 }
