@@ -1252,6 +1252,33 @@ conn_sasl_offer(struct conn *c, struct sasl_offer *o)
 	o->no_plus = c->auth_retry_noplus;
 }
 
+/* Give SASL the offer exactly as received, for XEP-0474. */
+static void
+conn_sasl_ssdp(struct conn *c)
+{
+	const char	*mechs[32], *cbs[16];
+	struct stanza	*m, *ch;
+	size_t		 nm = 0, nc = 0;
+	int		 have_cbs = 0;
+
+	if ((m = stanza_child(c->features, "mechanisms", NS_SASL)) != NULL)
+		for (ch = stanza_first_child(m); ch != NULL &&
+		    nm < nitems(mechs) - 1; ch = stanza_next_sibling(ch))
+			if (strcmp(stanza_name(ch), "mechanism") == 0)
+				mechs[nm++] = stanza_text(ch);
+	mechs[nm] = NULL;
+	if ((m = stanza_child(c->features, "sasl-channel-binding",
+	    NS_SASL_CB)) != NULL) {
+		have_cbs = 1;
+		for (ch = stanza_first_child(m); ch != NULL &&
+		    nc < nitems(cbs) - 1; ch = stanza_next_sibling(ch))
+			if (stanza_attr(ch, "type") != NULL)
+				cbs[nc++] = stanza_attr(ch, "type");
+	}
+	cbs[nc] = NULL;
+	sasl_set_ssdp(c->sasl, mechs, have_cbs ? cbs : NULL);
+}
+
 static void
 conn_auth_start(struct conn *c)
 {
@@ -1296,6 +1323,7 @@ conn_auth_start(struct conn *c)
 	sasl_free(c->sasl);
 	c->sasl = sasl_new(&c->choice, user, c->password, cbdata, cblen);
 	OPENSSL_cleanse(cbdata, sizeof(cbdata));
+	conn_sasl_ssdp(c);
 	c->sasl_final_seen = 0;
 	if (sasl_initial(c->sasl, &init, &initlen) == -1) {
 		conn_defer(c, ACT_FAIL, 0, "SASL set-up failed");

@@ -58,6 +58,8 @@ struct sasl {
 	char			 gs2[40];	/* GS2 header */
 	unsigned char		 server_sig[EVP_MAX_MD_SIZE];
 	size_t			 sig_len;
+	char			*ssdp_mechs;	/* what we saw, for XEP-0474 */
+	char			*ssdp_cbs;	/* NULL: no XEP-0440 list */
 };
 
 /* The parts of a server-first-message that feed the computation. */
@@ -67,6 +69,8 @@ struct server_first {
 	unsigned char		*salt;
 	size_t			 saltlen;
 	int			 iter;
+	const char		*ssdp;		/* XEP-0474 d=, or NULL */
+	size_t			 ssdplen;
 };
 
 struct mech_info {
@@ -97,6 +101,7 @@ static char		*msg_dup(const unsigned char *, size_t,
 			    const char **);
 static int		 next_attr(const char **, char *, const char **,
 			    size_t *);
+static int		 parse_extensions(const char *, struct server_first *);
 static int		 skip_extensions(const char *);
 static int		 parse_iter(const char *, size_t, int *,
 			    const char **);
@@ -108,6 +113,8 @@ static int		 scram_keys(struct sasl *, const struct server_first *,
 			    const char *, size_t, unsigned char *, size_t *);
 static char		*final_without_proof(struct sasl *,
 			    const struct server_first *);
+static int		 ssdp_check(const struct sasl *, const struct server_first *,
+			    const char **);
 static int		 scram_step(struct sasl *, const char *,
 			    unsigned char **, size_t *, const char **);
 static const char	*server_error(const char *, size_t);
@@ -369,6 +376,8 @@ sasl_free(struct sasl *s)
 	}
 	wipe_str(&s->nonce);
 	wipe_str(&s->first_bare);
+	free(s->ssdp_mechs);
+	free(s->ssdp_cbs);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
 }
@@ -568,18 +577,34 @@ next_attr(const char **cur, char *attr, const char **val, size_t *vlen)
 	return 0;
 }
 
-/* Optional extensions after the mandatory attributes: ignored, but sane. */
+/*
+ * Optional extensions after the mandatory attributes: ignored but sane,
+ * except XEP-0474's d=, which is kept.
+ */
 static int
-skip_extensions(const char *cur)
+parse_extensions(const char *cur, struct server_first *sf)
 {
 	const char	*val;
 	size_t		 vlen;
 	char		 attr;
 
-	while (cur != NULL)
+	while (cur != NULL) {
 		if (next_attr(&cur, &attr, &val, &vlen) == -1)
 			return -1;
+		if (attr == 'd') {
+			sf->ssdp = val;
+			sf->ssdplen = vlen;
+		}
+	}
 	return 0;
+}
+
+static int
+skip_extensions(const char *cur)
+{
+	struct server_first	sf;
+
+	return parse_extensions(cur, &sf);
 }
 
 static int
@@ -657,7 +682,7 @@ parse_first(struct sasl *s, const char *msg, struct server_first *sf,
 	}
 	if (parse_iter(val, vlen, &sf->iter, errstr) == -1)
 		return -1;
-	if (skip_extensions(cur) == -1)
+	if (parse_extensions(cur, sf) == -1)
 		goto malformed;
 	return 0;
 malformed:
@@ -665,10 +690,6 @@ malformed:
 	return -1;
 }
 
-/*
- * RFC 5802 §3: derive the keys, write ClientProof to proof and keep
- * ServerSignature for sasl_finish.  Intermediate keys are wiped here.
- */
 /*
  * The salted password for the last (hash, salt, iterations, password), so
  * a reconnect skips PBKDF2.  It lives in memory only; the password itself
@@ -723,12 +744,55 @@ salted_password(const EVP_MD *md, const char *password,
 	return 0;
 }
 
+/* Sorted, comma-joined copy of a NULL-terminated list of names. */
+static char *
+ssdp_join(const char **names)
+{
+	const char	**v;
+	size_t		  n = 0, i, j, len = 1;
+	char		 *out;
+
+	for (n = 0; names[n] != NULL; n++)
+		len += strlen(names[n]) + 1;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = names[i];
+	for (i = 1; i < n; i++)		/* a handful: insertion sort */
+		for (j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+			const char *t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	out = xcalloc(1, len);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(out, ",");
+		strcat(out, v[i]);
+	}
+	free(v);
+	return out;
+}
+
+void
+sasl_set_ssdp(struct sasl *s, const char **mechnames, const char **cbs)
+{
+	free(s->ssdp_mechs);
+	free(s->ssdp_cbs);
+	s->ssdp_mechs = ssdp_join(mechnames);
+	s->ssdp_cbs = cbs != NULL ? ssdp_join(cbs) : NULL;
+}
+
 void
 sasl_forget_cache(void)
 {
 	OPENSSL_cleanse(&spcache, sizeof(spcache));
 }
 
+/*
+ * RFC 5802 §3: derive the keys, write ClientProof to proof and keep
+ * ServerSignature for sasl_finish.  Intermediate keys are wiped here.
+ */
 static int
 scram_keys(struct sasl *s, const struct server_first *sf,
     const char *authmsg, size_t amlen, unsigned char *proof, size_t *plen)
@@ -788,6 +852,55 @@ final_without_proof(struct sasl *s, const struct server_first *sf)
 	return msg;
 }
 
+/*
+ * XEP-0474: the server hashes the mechanism list (sorted, comma-joined)
+ * and, when it advertised them, "|" and the channel-binding types; a
+ * difference from what we received means someone edited the offer.
+ * Without d= the server does not take part; pinning still applies.
+ */
+static int
+ssdp_expect(const struct sasl *s, const char *text, const char *d,
+    size_t dlen)
+{
+	const EVP_MD	*md = mech_info(s->mech)->md();
+	unsigned char	 h[EVP_MAX_MD_SIZE];
+	unsigned int	 hlen;
+	char		*b64;
+	int		 same;
+
+	if (EVP_Digest(text, strlen(text), h, &hlen, md, NULL) != 1)
+		return 0;
+	b64 = b64_encode(h, hlen);
+	same = strlen(b64) == dlen && CRYPTO_memcmp(b64, d, dlen) == 0;
+	free(b64);
+	return same;
+}
+
+static int
+ssdp_check(const struct sasl *s, const struct server_first *sf,
+    const char **errstr)
+{
+	char	*text;
+	int	 ok;
+
+	if (sf->ssdp == NULL || s->ssdp_mechs == NULL)
+		return 0;
+	xasprintf(&text, "%s|%s", s->ssdp_mechs, s->ssdp_cbs ? s->ssdp_cbs :
+	    "");
+	ok = ssdp_expect(s, text, sf->ssdp, sf->ssdplen);
+	/* Servers without a channel-binding list may leave out the "|". */
+	if (!ok && s->ssdp_cbs == NULL)
+		ok = ssdp_expect(s, s->ssdp_mechs, sf->ssdp, sf->ssdplen);
+	free(text);
+	if (!ok) {
+		*errstr = "SASL downgrade detected (XEP-0474): the mechanisms "
+		    "we were offered are not the ones the server sent";
+		return -1;
+	}
+	return 0;
+}
+
+
 static int
 scram_step(struct sasl *s, const char *first, unsigned char **out,
     size_t *outlen, const char **errstr)
@@ -800,6 +913,8 @@ scram_step(struct sasl *s, const char *first, unsigned char **out,
 
 	memset(&sf, 0, sizeof(sf));
 	if (parse_first(s, first, &sf, errstr) == -1)
+		goto done;
+	if (ssdp_check(s, &sf, errstr) == -1)
 		goto done;
 	wop = final_without_proof(s, &sf);
 	amlen = xasprintf(&authmsg, "%s,%s,%s", s->first_bare, first, wop);

@@ -74,6 +74,14 @@ struct sasl	*sasl_new(const struct sasl_choice *, const char *authcid,
 		    const char *password, const unsigned char *cbdata,
 		    size_t cblen);
 void		 sasl_free(struct sasl *);
+/*
+ * XEP-0474 (SSDP): the mechanism names and, if the server sent a XEP-0440
+ * list, the channel-binding type names we received (NULL-terminated
+ * arrays; cbs NULL without a list).  When the server-first-message then
+ * carries d=, sasl_step refuses a mismatch as a downgrade.
+ */
+void		 sasl_set_ssdp(struct sasl *, const char **mechs,
+		    const char **cbs);
 /* Tests only: use this client nonce instead of a random one. */
 void		 sasl_set_nonce(struct sasl *, const char *);
 

@@ -44,6 +44,10 @@ then presence is accepted and pings are answered.  Scenarios:
                         XEP-0077 before SASL: a web-page-only form, a
                         CAPTCHA form, a data form accepted, a form that
                         wants email and rejects the submission
+    ssdp-ok, ssdp-mismatch
+                        XEP-0474 d= in the server-first-message: the hash
+                        of the offered mechanisms, or of a list with one
+                        more (what a client sees after a downgrade)
     no-starttls         features without starttls (mechanisms offered in
                         the clear; a client that uses them is logged as
                         PLAINTEXT-AUTH)
@@ -81,7 +85,7 @@ SCENARIOS = (
     'see-other-host', 'redirect-loop', 'conflict', 'system-shutdown',
     'policy-violation', 'reset', 'not-authorized-mid', 'tcp-reset', 'silent',
     'no-starttls', 'register-oob', 'register-captcha', 'register-form',
-    'register-not-acceptable',
+    'register-not-acceptable', 'ssdp-ok', 'ssdp-mismatch',
 )
 POST_BIND_ERRORS = {
     'conflict': 'conflict', 'system-shutdown': 'system-shutdown',
@@ -266,6 +270,14 @@ def do_scram(c, args, mech, first_b64):
     else:
         nonce = cnonce + base64.b64encode(os.urandom(18)).decode()
     server_first = 'r=%s,s=%s,i=%d' % (nonce, base64.b64encode(salt).decode(), iters)
+    if args.scenario in ('ssdp-ok', 'ssdp-mismatch'):
+        # XEP-0474: hash of the mechanism list the server really has; the
+        # mismatch case claims one more, as if a MITM had stripped it.
+        real = sorted(args.mechanisms.split(','))
+        if args.scenario == 'ssdp-mismatch':
+            real = sorted(real + ['SCRAM-SHA-256'])
+        d = base64.b64encode(hashlib.new(h, ','.join(real).encode()).digest()).decode()
+        server_first += ',d=' + d
     c.send("<challenge xmlns='%s'>%s</challenge>"
            % (NS_SASL, base64.b64encode(server_first.encode()).decode()),
            'challenge %s' % server_first)

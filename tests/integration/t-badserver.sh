@@ -25,9 +25,10 @@ reset|post|stream error reset
 not-authorized-mid|post|stream error not-authorized
 silent|pre|timed out waiting for the stream header
 redirect-loop|pre|see-other-host: more than 5 redirects in a row
+ssdp-mismatch|pre|SASL downgrade detected \(XEP-0474\)
 '
 n=$(printf '%s\n' "$SCENARIOS" | grep -c '|')
-plan $((n * 4 + 10))
+plan $((n * 4 + 11))
 
 # ASan's quarantine would look like growth; keep it small (see t-soak).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1:quarantine_size_mb=8
@@ -74,6 +75,14 @@ while IFS='|' read -r name when ere; do
 done <<EOF
 $SCENARIOS
 EOF
+
+# XEP-0474 with an honest server: online.
+badserver_start ssdp-ok
+write_conf "$T/ssdp.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/ssdp.conf"
+check "SSDP: a matching d= is accepted" wait_log 10 'state change .* -> online'
+xmppd_stop >/dev/null || :
+badserver_stop
 
 # Stream errors with their own waits.
 badserver_start conflict

@@ -5,6 +5,7 @@
  */
 #include "compat.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -632,9 +633,63 @@ test_plain(void)
 	sasl_free(s);
 }
 
+/* XEP-0474: d= is the hash of what the server offered; a change is caught. */
+static int
+ssdp_run(const char **mechs, const char **cbs, const char *d)
+{
+	static const char	 base[] = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAf"
+	    "uxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+	struct sasl_choice	 ch = { SASL_SCRAM_SHA256, SASL_CB_NONE, 'n' };
+	struct sasl		*s;
+	unsigned char		*out = NULL;
+	size_t			 outlen;
+	const char		*err = NULL;
+	char			 first[256];
+	int			 r;
+
+	s = sasl_new(&ch, "user", "pencil", NULL, 0);
+	sasl_set_nonce(s, "rOprNGfwEbeRWgbNEkqO");
+	if (mechs != NULL)
+		sasl_set_ssdp(s, mechs, cbs);
+	if (sasl_initial(s, &out, &outlen) == -1)
+		return -2;
+	free(out);
+	snprintf(first, sizeof(first), "%s%s%s", base, d ? ",d=" : "",
+	    d ? d : "");
+	r = sasl_step(s, (unsigned char *)first, strlen(first), &out, &outlen,
+	    &err);
+	free(out);
+	sasl_free(s);
+	return r;
+}
+
+static void
+test_ssdp(void)
+{
+	const char	*seen[] = { "SCRAM-SHA-256", "PLAIN", "SCRAM-SHA-1", NULL };
+	const char	*stripped[] = { "SCRAM-SHA-1", "SCRAM-SHA-256", NULL };
+	const char	*cbs[] = { "tls-server-end-point", "tls-exporter", NULL };
+	/* base64(SHA-256(...)), computed with Python's hashlib */
+	const char	*d_nocb = "jRLQrj92kCXeLkZJ1TjvAY0xI/b9aAx06AQa3ifFdY0=";
+	const char	*d_cb = "lFaRaXWXEpVgK30BKGAXFYXFL6bd5rXajQ7uTWXBrSM=";
+
+	is_int(ssdp_run(seen, NULL, d_nocb), 0, "SSDP: matching list accepted");
+	is_int(ssdp_run(stripped, NULL, d_nocb), -1,
+	    "SSDP: a mechanism removed on the way is caught");
+	is_int(ssdp_run(seen, cbs, d_cb), 0,
+	    "SSDP: list with channel-binding types accepted");
+	is_int(ssdp_run(seen, NULL, d_cb), -1,
+	    "SSDP: channel-binding list stripped on the way is caught");
+	is_int(ssdp_run(seen, NULL, NULL), 0,
+	    "SSDP: a server without d= is not refused");
+	is_int(ssdp_run(NULL, NULL, d_nocb), 0,
+	    "SSDP: d= ignored when the caller has no view of the offer");
+}
+
 int
 main(void)
 {
+	test_ssdp();
 	size_t	i;
 
 	for (i = 0; i < sizeof(fake_cb); i++)
