@@ -799,6 +799,21 @@ conn_open_stream(struct conn *c)
 	    "waiting for the stream header");
 }
 
+static long
+conn_bio_cb(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	(void)b;
+	(void)argp;
+	(void)len;
+	(void)argi;
+	(void)argl;
+	(void)processed;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN))
+		conn_quickack((struct conn *)BIO_get_callback_arg(b));
+	return ret;
+}
+
 /* Replace the plain socket bufferevent with a TLS one on the same fd. */
 static void
 conn_start_tls(struct conn *c)
@@ -828,6 +843,13 @@ conn_start_tls(struct conn *c)
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/*
+	 * Re-arm quick ACKs on every read OpenSSL makes, also those that
+	 * carry only handshake records (TLS 1.3 tickets) and so never reach
+	 * conn_read_cb(): their ACK is what the server's Nagle waits for.
+	 */
+	BIO_set_callback_ex(SSL_get_rbio(c->ssl), conn_bio_cb);
+	BIO_set_callback_arg(SSL_get_rbio(c->ssl), (char *)c);
 	c->bev = bev;
 	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_READ, 0, READ_HIGHWAT);
