@@ -228,7 +228,10 @@ class Conn:
 # ------------------------------------------------------------- SASL -------
 
 def scram_hash(mech):
-    return {'SCRAM-SHA-1': 'sha1', 'SCRAM-SHA-256': 'sha256'}[mech]
+    # A -PLUS name is accepted here and then refused for its binding: a
+    # server that offers -PLUS without a XEP-0440 list and rejects it.
+    return {'SCRAM-SHA-1': 'sha1', 'SCRAM-SHA-256': 'sha256'}[
+        mech[:-5] if mech.endswith('-PLUS') else mech]
 
 
 def sasl_failure(c, cond, mech, why):
@@ -641,7 +644,8 @@ def main():
     if args.scenario == 'see-other-host' and not args.redirect_port:
         p.error('see-other-host needs --redirect-port')
     for m in args.mechanisms.split(','):
-        if m not in ('SCRAM-SHA-1', 'SCRAM-SHA-256', 'PLAIN'):
+        if m not in ('SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS',
+                     'SCRAM-SHA-256-PLUS', 'PLAIN'):
             p.error('unknown mechanism %s' % m)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

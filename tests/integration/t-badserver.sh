@@ -28,7 +28,7 @@ redirect-loop|pre|see-other-host: more than 5 redirects in a row
 ssdp-mismatch|pre|SASL downgrade detected \(XEP-0474\)
 '
 n=$(printf '%s\n' "$SCENARIOS" | grep -c '|')
-plan $((n * 4 + 11))
+plan $((n * 4 + 14))
 
 # ASan's quarantine would look like growth; keep it small (see t-soak).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1:quarantine_size_mb=8
@@ -81,6 +81,19 @@ badserver_start ssdp-ok
 write_conf "$T/ssdp.conf" server="127.0.0.1:$BAD_PORT"
 xmppd_start "$T/ssdp.conf"
 check "SSDP: a matching d= is accepted" wait_log 10 'state change .* -> online'
+xmppd_stop >/dev/null || :
+badserver_stop
+
+# -PLUS offered without a XEP-0440 list, then the binding rejected: one
+# retry without channel binding, not auth-failed.
+badserver_start ok --mechanisms SCRAM-SHA-1-PLUS,SCRAM-SHA-1
+write_conf "$T/plus.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/plus.conf"
+check "-PLUS rejected without a list: online after one retry" \
+    wait_log 10 'state change .* -> online'
+check "... the -PLUS attempt was made and refused" \
+    grep -q '^AUTH-FAIL SCRAM-SHA-1-PLUS' "$BAD_LOG"
+check "... the retry used SCRAM-SHA-1" grep -q '^AUTH-OK SCRAM-SHA-1 ' "$BAD_LOG"
 xmppd_stop >/dev/null || :
 badserver_stop
 

@@ -5,7 +5,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 21
+plan 26
 
 prosody_start || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
@@ -54,6 +54,21 @@ check "send: the message is delivered" \
     xmppd_ctl send "watcher@$DOMAIN/r" "from xmppd"
 check "... and received by the second client" \
     wait_grep 10 'MESSAGE .*from xmppd' "$T/client-recv.out"
+
+# presence and reload, seen by the watcher.
+xmpp_client_bg pres --user watcher --password watchpw --resource q \
+    --hold 30 --timeout 35
+wait_for 10 prosody_has_session "watcher@$DOMAIN/q" || :
+check "presence away: accepted" xmppd_ctl presence away "gone fishing"
+check "... and seen by the watcher" \
+    wait_grep 10 "PRESENCE bot@$DOMAIN/test available away gone fishing" \
+    "$T/client-pres.out"
+write_conf "$T/xmppd.conf" presence_status="reloaded status"
+check "reload: accepted" xmppd_ctl -t 20 reload
+check "... the new status is announced" \
+    wait_grep 10 "PRESENCE bot@$DOMAIN/test available +reloaded status" \
+    "$T/client-pres.out"
+is "$(prosody_session_count bot)" 1 "... on the same session"
 
 # Passwords never reach logs, not even with -d.
 unlike "$(cat "$XMPPD_LOG")" "$BOT_PASSWORD" "the password is not in the debug log"
