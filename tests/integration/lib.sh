@@ -743,7 +743,7 @@ wait_prosody_log() { wait_grep "$1" "$2" "$PROSODY_DIR/prosody.log"; }
 # Options: --user U --password P (required), --resource R, --tls
 # starttls|direct (direct needs --port "$PROSODY_TLS_PORT"), --port P,
 # --mech SCRAM-SHA-1|PLAIN, --register, --register-only, --sm, --abort,
-# --no-presence, --send JID TEXT, --ping JID, --subscribe JID,
+# --no-presence, --send JID TEXT, --ping JID, --iq JID XML, --subscribe JID,
 # --expect-message ERE, --expect-presence ERE (on the from JID), --hold
 # SECONDS, --ready-file F, --timeout S (default 10), --verbose (XML to
 # stderr).
@@ -1252,6 +1252,9 @@ def main():
     p.add_argument('--send', nargs=2, action='append', default=[],
                    metavar=('JID', 'TEXT'))
     p.add_argument('--ping', action='append', default=[], metavar='JID')
+    p.add_argument('--iq', nargs=2, action='append', default=[],
+                   metavar=('JID', 'XML'),
+                   help='send <iq type=get> with XML as payload; print IQ-RESULT/IQ-ERROR and the reply')
     p.add_argument('--subscribe', action='append', default=[], metavar='JID')
     p.add_argument('--expect-message', metavar='REGEX')
     p.add_argument('--expect-presence', metavar='JID_REGEX')
@@ -1338,6 +1341,10 @@ def main():
                 conds = [c.tag.split('}')[1] for e in r.findall(C + 'error') for c in e if not c.tag.endswith('}text')]
                 say('PING-ERROR %s %s' % (j, ' '.join(conds)))
                 ok = False
+        for j, payload in a.iq:
+            r = s.iq('get', payload, to=j)
+            say('IQ-%s %s %s' % ('RESULT' if r.get('type') == 'result' else 'ERROR', j,
+                                 ET.tostring(r, encoding='unicode').replace('\n', ' ')))
         want_msg = re.compile(a.expect_message) if a.expect_message else None
         want_pres = re.compile(a.expect_presence) if a.expect_presence else None
         end = time.monotonic() + max(a.hold, a.timeout if (want_msg or want_pres) else 0)

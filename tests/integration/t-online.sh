@@ -5,7 +5,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 26
+plan 29
 
 prosody_start || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
@@ -35,6 +35,18 @@ like "$out" "PRESENCE bot@$DOMAIN/test .*at your service" \
 out=$(xmpp_client --user watcher --password watchpw --resource p \
     --ping "$BOT_JID" --timeout 10 2>&1) && r=0 || r=$?
 like "$out" "PONG $BOT_JID" "xmppd answers XEP-0199 pings"
+
+# disco#info, version, and an iq nobody handles.
+out=$(xmpp_client --user watcher --password watchpw --resource d --timeout 10 \
+    --iq "$BOT_JID" "<query xmlns='http://jabber.org/protocol/disco#info'/>" \
+    --iq "$BOT_JID" "<query xmlns='jabber:iq:version'/>" \
+    --iq "$BOT_JID" "<query xmlns='urn:example:unknown'/>" 2>&1) || :
+like "$out" "IQ-RESULT $BOT_JID .*identity( [a-z]+=\"[^\"]*\")*( category=\"client\"( [a-z]+=\"[^\"]*\")* type=\"bot\"| type=\"bot\"( [a-z]+=\"[^\"]*\")* category=\"client\")" \
+    "disco#info: identity client/bot"
+like "$out" "IQ-RESULT $BOT_JID .*<ns[0-9]:name>xmppd</ns[0-9]:name>" \
+    "version: answered with the name"
+like "$out" "IQ-ERROR $BOT_JID .*service-unavailable" \
+    "an unknown iq: service-unavailable"
 
 # Incoming messages reach "events".
 xmppd_ctl -t 30 events > "$T/events.out" 2>&1 &
