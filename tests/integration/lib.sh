@@ -805,6 +805,32 @@ badserver_connects() { count_grep '^CONNECT ' "${1:-$BAD_LOG}"; }
 # badserver_stop [PID]
 badserver_stop() { stop_pid "${1:-$BAD_PID}" 5 || :; }
 
+# --------------------------------------------------------- faultproxy -----
+
+# proxy_start [--listen ADDR]: start tests/helpers/faultproxy.py in front
+# of Prosody; sets PROXY_PORT (clients connect here) and PROXY_CTL.
+proxy_start() {
+	rm -f "$T/proxy.port" "$T/proxy.ctl"
+	python3 "$top_srcdir/tests/helpers/faultproxy.py" \
+	    --target "$PROSODY_PORT" --port-file "$T/proxy.port" \
+	    --ctl-port-file "$T/proxy.ctl" --max-seconds 3600 "$@" \
+	    2>>"$T/proxy.log" &
+	track_pid proxy $!
+	wait_file 10 "$T/proxy.port" || return 1
+	PROXY_PORT=$(cat "$T/proxy.port")
+	PROXY_CTL=$(cat "$T/proxy.ctl")
+}
+
+# proxy CMD...: one faultproxy command (cut, blackhole on|off, delay MS,
+# cutafter N, cutafterup N, refuse on|off, count); prints the answer.
+proxy() {
+	printf '%s\n' "$*" | python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.sendall(sys.stdin.buffer.read()); print(s.recv(100).decode().strip())' \
+	    "$PROXY_CTL"
+}
+
 # -------------------------------------------------------------- xmppd ------
 
 XMPPD_CONF=$T/xmppd.conf

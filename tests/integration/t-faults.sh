@@ -8,11 +8,6 @@ set -eu
 need_xmppd
 plan 14
 
-proxy() { printf '%s\n' "$*" | python3 -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
-s.sendall(sys.stdin.buffer.read()); print(s.recv(100).decode().strip())' \
-    "$PROXY_CTL"; }
 online() { xmppd_ctl status 2>/dev/null | grep -Eq '^state +online$'; }
 recovered() {	# BOUND DESC: time until online again
 	local t0 t1
@@ -27,12 +22,7 @@ recovered() {	# BOUND DESC: time until online again
 
 prosody_start || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
-python3 "$top_srcdir/tests/helpers/faultproxy.py" --target "$PROSODY_PORT" \
-    --port-file "$T/proxy.port" --ctl-port-file "$T/proxy.ctl" \
-    --max-seconds 600 2>"$T/proxy.log" &
-track_pid proxy $!
-wait_file 10 "$T/proxy.port" || bail "no proxy"
-PROXY_PORT=$(cat "$T/proxy.port") PROXY_CTL=$(cat "$T/proxy.ctl")
+proxy_start || bail "no proxy"
 
 write_conf "$T/xmppd.conf" server="127.0.0.1:$PROXY_PORT" ping_interval=2 \
     ping_timeout=2 reconnect_min=1 reconnect_max=2 connect_timeout=3

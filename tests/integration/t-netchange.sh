@@ -25,13 +25,9 @@ ip -n "$ns" link set "xc$$" up
 prosody_start || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
 # The server side of the veth, forwarded to Prosody on loopback.
-python3 "$top_srcdir/tests/helpers/faultproxy.py" --target "$PROSODY_PORT" \
-    --listen "$net.1" --port-file "$T/proxy.port" \
-    --ctl-port-file "$T/proxy.ctl" --max-seconds 300 2>/dev/null &
-track_pid proxy $!
-wait_file 10 "$T/proxy.port" || bail "no proxy"
+proxy_start --listen "$net.1" || bail "no proxy"
 
-write_conf "$T/xmppd.conf" server="$net.1:$(cat "$T/proxy.port")" \
+write_conf "$T/xmppd.conf" server="$net.1:$PROXY_PORT" \
     ping_interval=300 ping_timeout=20 reconnect_min=1 reconnect_max=2
 XMPPD_WRAPPER="ip netns exec $ns"
 xmppd_start "$T/xmppd.conf"

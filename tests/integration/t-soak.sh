@@ -15,11 +15,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1:quarantine_size_mb=
 export ASAN_OPTIONS
 WARM=$((CYCLES / 10))
 
-proxy() { printf '%s\n' "$*" | python3 -c '
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
-s.sendall(sys.stdin.buffer.read()); print(s.recv(100).decode().strip())' \
-    "$PROXY_CTL"; }
 fds() { ls "/proc/$XMPPD_PID/fd" | wc -l; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$XMPPD_PID/status"; }
 online() { "$XMPPD_CTL" -s "$XMPPD_SOCK" status 2>/dev/null |
@@ -27,12 +22,7 @@ online() { "$XMPPD_CTL" -s "$XMPPD_SOCK" status 2>/dev/null |
 
 prosody_start --cfg 'smacks_hibernation_time = 60' || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
-python3 "$top_srcdir/tests/helpers/faultproxy.py" --target "$PROSODY_PORT" \
-    --port-file "$T/proxy.port" --ctl-port-file "$T/proxy.ctl" \
-    --max-seconds 3600 2>/dev/null &
-track_pid proxy $!
-wait_file 10 "$T/proxy.port" || bail "no proxy"
-PROXY_PORT=$(cat "$T/proxy.port") PROXY_CTL=$(cat "$T/proxy.ctl")
+proxy_start || bail "no proxy"
 write_conf "$T/xmppd.conf" server="127.0.0.1:$PROXY_PORT" reconnect_min=1 \
     reconnect_max=1 ping_interval=300
 xmppd_start "$T/xmppd.conf"
