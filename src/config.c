@@ -98,6 +98,8 @@ static int	 set_control_socket(struct config *, const char *, char **);
 static int	 set_control_group(struct config *, const char *, char **);
 static int	 set_max_stanza_size(struct config *, const char *, char **);
 static int	 set_auto_register(struct config *, const char *, char **);
+static int	 set_resume_after_restart(struct config *, const char *,
+		    char **);
 static int	 set_state_dir(struct config *, const char *, char **);
 static int	 set_log_level(struct config *, const char *, char **);
 
@@ -129,6 +131,7 @@ static const struct conf_key conf_keys[] = {
 	{ "control_group",	set_control_group },
 	{ "max_stanza_size",	set_max_stanza_size },
 	{ "auto_register",	set_auto_register },
+	{ "resume_after_restart", set_resume_after_restart },
 	{ "state_dir",		set_state_dir },
 	{ "log_level",		set_log_level },
 };
@@ -489,6 +492,12 @@ set_max_stanza_size(struct config *c, const char *v, char **msg)
 	}
 	c->max_stanza_size = (size_t)(n * mul);
 	return 0;
+}
+
+static int
+set_resume_after_restart(struct config *c, const char *v, char **msg)
+{
+	return parse_bool(v, &c->resume_after_restart, msg);
 }
 
 static int
@@ -1047,6 +1056,8 @@ config_print(const struct config *c, FILE *f)
 		print_str(f, "control_group", c->control_group);
 	fprintf(f, "max_stanza_size = %zu\n", c->max_stanza_size);
 	fprintf(f, "auto_register = %s\n", c->auto_register ? "yes" : "no");
+	fprintf(f, "resume_after_restart = %s\n",
+	    c->resume_after_restart ? "yes" : "no");
 	print_str(f, "state_dir", c->state_dir);
 	fprintf(f, "log_level = %s\n", c->log_verbose ? "debug" : "info");
 }

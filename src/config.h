@@ -48,6 +48,7 @@ struct config {
 	char		*control_group;	/* NULL: none */
 	size_t		 max_stanza_size;
 	int		 auto_register;
+	int		 resume_after_restart;	/* SIGTERM keeps the session */
 	char		*state_dir;
 	int		 log_verbose;	/* log_level = debug */
 };

@@ -14,6 +14,7 @@
 #include "compat.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -1204,13 +1205,18 @@ conn_features(struct conn *c, struct stanza *f)
 		return;
 	}
 	if (conn_sm_can_resume(c) && stanza_child(f, "sm", NS_SM) != NULL) {
-		char	*out;
-		size_t	 len;
+		struct stanza	*r = stanza_new("resume", NS_SM);
+		char		 h[16], *out;
+		size_t		 len;
 
-		len = xasprintf(&out, "<resume xmlns='" NS_SM "' previd='%s' "
-		    "h='%u'/>", c->sm.id, c->sm.h_in);
+		/* The id is the server's: let the serializer escape it. */
+		snprintf(h, sizeof(h), "%u", c->sm.h_in);
+		stanza_set_attr(r, "previd", c->sm.id);
+		stanza_set_attr(r, "h", h);
+		out = stanza_to_string(r, NS_CLIENT, &len);
 		conn_send_raw(c, out, len);
 		free(out);
+		stanza_free(r);
 		c->step = STEP_RESUME;
 		conn_set_state(c, CONN_BINDING, "resuming the session");
 		conn_arm_deadline(c, NEGOTIATION_TIMEOUT, "resuming");
@@ -2683,6 +2689,176 @@ conn_status(const struct conn *c, void (*put)(void *, const char *,
 }
 
 /* ---------------------------------------------------------------------- */
+/* a stream-management session kept across a restart (resume_after_restart) */
+
+#define SM_STATE_MAGIC	"xmppd-sm 1"
+
+static char *
+conn_sm_path(const struct conn *c)
+{
+	char	*p;
+
+	xasprintf(&p, "%s/sm-session.%s", c->x->conf->state_dir, c->bare);
+	return p;
+}
+
+/* Write id, counters and unacked stanzas; 0600, atomically. */
+static int
+conn_sm_save(struct conn *c, char **cause)
+{
+	struct sm_item	*it;
+	char		*path, *tmp;
+	FILE		*f = NULL;
+	int		 fd, r = -1;
+
+	if (mkdir(c->x->conf->state_dir, 0700) == -1 && errno != EEXIST) {
+		xasprintf(cause, "%s: %s", c->x->conf->state_dir,
+		    strerror(errno));
+		return -1;
+	}
+	path = conn_sm_path(c);
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		xasprintf(cause, "%s: %s", tmp, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		goto done;
+	}
+	fprintf(f, SM_STATE_MAGIC "\njid %s\nid %s\nmax %u\nsaved %lld\n"
+	    "h %u %u %u\n", c->sm.jid, c->sm.id, c->sm.max,
+	    (long long)time(NULL), c->sm.h_in, c->sm.h_out, c->sm.h_acked);
+	TAILQ_FOREACH(it, &c->sm.unacked, entry) {
+		fprintf(f, "stanza %zu %d\n", it->len, it->is_message);
+		fwrite(it->data, 1, it->len, f);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	r = 0;
+done:
+	free(tmp);
+	free(path);
+	return r;
+}
+
+/* Read the unacked stanzas that follow the header; -1 on any damage. */
+static int
+conn_sm_load_stanzas(struct conn *c, FILE *f)
+{
+	struct sm_item	*it;
+	char		 line[64];
+	size_t		 len;
+	int		 msg;
+
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "stanza %zu %d", &len, &msg) != 2 ||
+		    len == 0 || len > SM_MAX_BYTES ||
+		    c->sm.bytes + len > SM_MAX_BYTES ||
+		    c->sm.n + 1 > SM_MAX_UNACKED)
+			return -1;
+		it = xmalloc(sizeof(*it) + len + 1);
+		it->len = len;
+		it->is_message = msg != 0;
+		if (fread(it->data, 1, len, f) != len || fgetc(f) != '\n') {
+			free(it);
+			return -1;
+		}
+		it->data[len] = '\0';
+		TAILQ_INSERT_TAIL(&c->sm.unacked, it, entry);
+		c->sm.n++;
+		c->sm.bytes += len;
+	}
+	return 0;
+}
+
+/*
+ * At start-up: take over a session saved by the previous process, if it
+ * is ours and the server still holds it.  The file is consumed either way.
+ */
+static void
+conn_sm_load(struct conn *c)
+{
+	char		*path = conn_sm_path(c), line[1200], jid[1100], id[1100];
+	const char	*why = NULL;
+	long long	 saved = 0;
+	unsigned int	 max = 0, h[3];
+	FILE		*f;
+	size_t		 blen = strlen(c->bare);
+
+	if ((f = fopen(path, "re")) == NULL) {
+		free(path);
+		return;
+	}
+	unlink(path);
+	if (!c->x->conf->resume_after_restart)
+		why = "resume_after_restart is off";
+	else if (fgets(line, sizeof(line), f) == NULL ||
+	    strcmp(line, SM_STATE_MAGIC "\n") != 0 ||
+	    fscanf(f, "jid %1099s\nid %1099s\nmax %u\nsaved %lld\n"
+	    "h %u %u %u\n", jid, id, &max, &saved, &h[0], &h[1], &h[2]) != 7)
+		why = "unreadable";
+	else if (strncmp(jid, c->bare, blen) != 0 || jid[blen] != '/')
+		why = "it belongs to another account";
+	else if (saved > (long long)time(NULL) || max > 86400 ||
+	    time(NULL) - saved >= (time_t)max)
+		why = "the server no longer holds it";
+	else if (conn_sm_load_stanzas(c, f) == -1)
+		why = "damaged";
+	fclose(f);
+	if (why != NULL) {
+		log_info("discarding the saved session in %s: %s", path, why);
+		conn_sm_forget(c, 0);
+		free(path);
+		return;
+	}
+	free(c->sm.id);
+	c->sm.id = xstrdup(id);
+	free(c->sm.jid);
+	c->sm.jid = xstrdup(jid);
+	c->sm.max = max;
+	c->sm.lost_at = (time_t)saved;
+	c->sm.h_in = h[0];
+	c->sm.h_out = h[1];
+	c->sm.h_acked = h[2];
+	c->sm.resumable = 1;
+	log_info("found the session the previous process kept (%llds old, %zu "
+	    "unacknowledged stanzas); resuming it", (long long)(time(NULL) -
+	    saved), c->sm.n);
+	free(path);
+}
+
+/* SIGTERM with resume_after_restart: keep the session for the next start. */
+static int
+conn_sm_hand_over(struct conn *c)
+{
+	char	*cause = NULL;
+
+	if (!c->x->conf->resume_after_restart || c->state != CONN_ONLINE ||
+	    !c->sm.resumable || c->sm.id == NULL)
+		return -1;
+	if (conn_sm_save(c, &cause) == -1) {
+		log_warnx("cannot keep the session for a restart: %s; closing "
+		    "it", cause);
+		free(cause);
+		return -1;
+	}
+	log_info("keeping the session for a restart: the server holds it "
+	    "for %us", c->sm.max);
+	/* Drop the link, not the stream: the server keeps the session. */
+	if (c->ssl != NULL)
+		SSL_set_quiet_shutdown(c->ssl, 1);
+	c->sm.enabled = 0;
+	conn_teardown(c);
+	conn_set_state(c, CONN_OFFLINE, "session kept for a restart");
+	xmppd_stopped(c->x);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* life cycle */
 
 static void
@@ -2738,6 +2914,7 @@ conn_set_hooks(struct conn *c, const struct conn_hooks *h)
 void
 conn_start(struct conn *c)
 {
+	conn_sm_load(c);
 	c->want_online = 1;
 	c->want_register = c->x->conf->auto_register;
 	conn_begin(c);
@@ -2767,6 +2944,8 @@ conn_shutdown(struct conn *c)
 {
 	c->want_online = 0;
 	conn_fail_ops(c, CTL_ERR_SHUTDOWN, "xmppd is shutting down");
+	if (conn_sm_hand_over(c) == 0)
+		return;
 	if (c->bev != NULL && c->state != CONN_CLOSING)
 		conn_close_clean(c, AFTER_EXIT);
 	else if (c->state == CONN_CLOSING)

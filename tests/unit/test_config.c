@@ -876,6 +876,7 @@ printing(void)
 	    "control_group = xmpp\n"
 	    "max_stanza_size = 1M\n"
 	    "auto_register = true\n"
+	    "resume_after_restart = on\n"
 	    "state_dir = /var/lib/bot\n"
 	    "log_level = debug\n";
 	static const char *want =
@@ -898,6 +899,7 @@ printing(void)
 	    "control_group = xmpp\n"
 	    "max_stanza_size = 1048576\n"
 	    "auto_register = yes\n"
+	    "resume_after_restart = yes\n"
 	    "state_dir = /var/lib/bot\n"
 	    "log_level = debug\n";
 	struct config	*c, *c2;
@@ -932,6 +934,7 @@ printing(void)
 	    "control_socket = " RUNSTATEDIR "/xmppd/t.sock\n"
 	    "max_stanza_size = 262144\n"
 	    "auto_register = no\n"
+	    "resume_after_restart = no\n"
 	    "state_dir = " LOCALSTATEDIR "/lib/xmppd\n"
 	    "log_level = info\n", "config_print: defaults");
 	/* Loading the password must not make it printable either. */
