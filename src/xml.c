@@ -53,6 +53,7 @@ struct xml_parser {
 	uint64_t		 fed;		/* bytes given to expat */
 	uint64_t		 progress;	/* offset where the last event ended */
 	uint64_t		 stanza_start;	/* offset of top's start tag */
+	size_t			 idle_text;	/* text since the last stanza */
 	enum xp_state		 state;
 	const char		*condition;
 	const char		*detail;
@@ -420,6 +421,7 @@ xml_end(void *arg, const XML_Char *name)
 	}
 	s = xp->top;
 	xp->top = xp->cur = NULL;
+	xp->idle_text = 0;
 	if (xp->cb.stanza == NULL)
 		stanza_free(s);
 	else if (xp->cb.stanza(xp->arg, s) == XML_STOP)
@@ -435,6 +437,17 @@ xml_text(void *arg, const XML_Char *text, int len)
 	if (xp->state != XP_RUNNING)
 		return;
 	xml_progress(xp);
+	if (xp->depth == 1) {
+		/*
+		 * Whitespace keepalives are a byte now and then; a flood of
+		 * text between stanzas is abuse, and costs a stream.
+		 */
+		xp->idle_text += (size_t)len;
+		if (xp->idle_text > xp->max_stanza)
+			xml_abort(xp, "policy-violation", "too much text "
+			    "between stanzas");
+		return;
+	}
 	if (xp->depth < 2 || xml_too_big(xp))
 		return;
 	stanza_append_text(xp->cur, text, (size_t)len);

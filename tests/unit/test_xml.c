@@ -631,16 +631,25 @@ test_no_progress(void)
 		rec_clear(&r);
 	}
 
-	/* Whitespace between stanzas is progress, however much. */
+	/*
+	 * Keepalives between stanzas are fine, however many in all; more
+	 * than max_stanza bytes of text with no stanza is a flood.
+	 */
 	memset(piece, ' ', sizeof(piece));
 	rec_init(&r);
 	xp = new_parser(&r, 4096, 64);
 	rv = xml_feed(xp, HEADER, strlen(HEADER), NULL, NULL);
-	for (i = 0; i < 1000 && rv == XML_OK; i++)
+	for (i = 0; i < 1000 && rv == XML_OK; i++) {
 		rv = xml_feed(xp, piece, sizeof(piece), NULL, NULL);
-	is_int(rv, XML_OK, "1 MB of keepalives accepted");
-	rv = xml_feed(xp, "<a/>", 4, NULL, NULL);
-	is_int(r.stanzas, 1, "stanza after keepalives");
+		if (rv == XML_OK)
+			rv = xml_feed(xp, "<a/>", 4, NULL, NULL);
+	}
+	is_int(rv, XML_OK, "1 MB of keepalives between stanzas accepted");
+	is_int(r.stanzas, 1000, "every stanza delivered");
+	for (i = 0; i < 5 && rv == XML_OK; i++)
+		rv = xml_feed(xp, piece, sizeof(piece), &cond, &detail);
+	ok(rv == XML_ERROR && strcmp(cond, "policy-violation") == 0,
+	    "5 KiB of whitespace with no stanza: policy-violation");
 	xml_parser_free(xp);
 	rec_clear(&r);
 }
