@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 49
+plan 53
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 fds() { ls "/proc/$XMPPD_PID/fd" | wc -l; }
@@ -90,7 +90,13 @@ is "$(prosody_session_count bot)" 1 "... with one session"
 check "disconnect" xmppd_ctl -t 10 disconnect
 check_fail "offline on the server" wait_for 3 prosody_has_session "$BOT_JID"
 ok "$(state_is offline && echo 0 || echo 1)" "state offline, daemon running"
+out=$(xmppd_ctl send "$BOT_JID" "into the void" 2>&1) && r=0 || r=$?
+is "$r" 1 "send while offline: exit 1, not silently dropped"
+like "$out" 'not online; the message was not sent' "... with the reason"
+check "presence while offline: kept for the next connect" \
+    xmppd_ctl presence dnd "back soon"
 check "reconnect from offline" xmppd_ctl -t 20 reconnect
+like "$(xmppd_ctl status)" '^presence +dnd$' "... and the queued presence is in force"
 check "connect when online answers online" xmppd_ctl -t 10 connect
 
 # --- waiting --------------------------------------------------------------------
