@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctlproto.h"
@@ -100,6 +101,7 @@ static void		 flush_stdout(void);
 static void		 human_ok(struct ctl *, const char *);
 static void		 human_err(struct ctl *, const char *, const char *);
 static void		 human_status(struct ctl *);
+static void		 put_since(const char *);
 static void		 json_ok(struct ctl *, const char *);
 static void		 json_err(struct ctl *, const char *, const char *);
 static void		 json_status(struct ctl *);
@@ -717,9 +719,40 @@ human_status(struct ctl *c)
 		c->data[i][klen] = '\0';
 		put_safe(stdout, c->data[i]);
 		printf("%*s", (int)(width - klen + 2), "");
-		put_safe(stdout, c->data[i] + klen + 1);
+		if (strcmp(c->data[i], "since") == 0)
+			put_since(c->data[i] + klen + 1);
+		else
+			put_safe(stdout, c->data[i] + klen + 1);
 		putchar('\n');
 	}
+}
+
+/* A Unix time as people read it: "2026-11-26 06:37:07 (5m ago)". */
+static void
+put_since(const char *v)
+{
+	const char	*errstr;
+	char		 buf[64];
+	time_t		 t, age;
+	struct tm	 tm;
+
+	t = (time_t)xstrtonum(v, 0, LLONG_MAX, &errstr);
+	if (errstr != NULL || localtime_r(&t, &tm) == NULL) {
+		put_safe(stdout, v);
+		return;
+	}
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+	age = time(NULL) - t;
+	if (age < 0)
+		age = 0;
+	if (age < 120)
+		printf("%s (%llds ago)", buf, (long long)age);
+	else if (age < 7200)
+		printf("%s (%lldm ago)", buf, (long long)age / 60);
+	else if (age < 172800)
+		printf("%s (%lldh ago)", buf, (long long)age / 3600);
+	else
+		printf("%s (%lldd ago)", buf, (long long)age / 86400);
 }
 
 static void

@@ -77,7 +77,7 @@ done
 
 n=0
 failed=0
-echo "1..58"
+echo "1..59"
 
 ok() {
 	n=$((n + 1))
@@ -150,6 +150,8 @@ check "status table aligned" grep -qx 'state       online' "$tmp/out"
 check "status value with spaces" \
 	grep -qx 'last_error  none yet' "$tmp/out"
 check "status prints every key" test "$(wc -l <"$tmp/out")" -eq 9
+check "status shows since as a date with its age" \
+	grep -Eq '^since +2025-11-2[56] [0-9:]{8} \([0-9]+d ago\)$' "$tmp/out"
 
 run -j status
 check "status -j exits 0" test "$rc" -eq 0
