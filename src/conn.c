@@ -257,6 +257,8 @@ static int	conn_sasl_input(struct conn *, struct stanza *);
 static int	conn_negotiation_iq(struct conn *, struct stanza *);
 static void	conn_wait(struct conn *, uint32_t, const char *);
 static void	conn_auth_failed(struct conn *, const char *);
+static void	conn_reg_outcome(struct conn *, const char *, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
 static void	conn_sm_track(struct conn *, const struct stanza *,
 		    const char *, size_t);
 static int	conn_sm_input(struct conn *, struct stanza *);

@@ -186,6 +186,9 @@ vlog(int pri, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
+static void	log_errno(int, const char *, va_list)
+		    __attribute__((__format__(printf, 2, 0)));
+
 static void
 log_errno(int pri, const char *fmt, va_list ap)
 {

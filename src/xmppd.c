@@ -51,6 +51,9 @@ usage(void)
 	exit(2);
 }
 
+static void	startup_failed(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+
 /* Log why start-up failed, and tell systemd in one line. */
 static void
 startup_failed(const char *fmt, ...)

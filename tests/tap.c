@@ -19,6 +19,9 @@ plan(int n)
 	printf("1..%d\n", n);
 }
 
+static int	tap_result(int, const char *, int, const char *, va_list)
+		    __attribute__((__format__(printf, 4, 0)));
+
 static int
 tap_result(int pass, const char *file, int line, const char *fmt, va_list ap)
 {
