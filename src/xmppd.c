@@ -34,6 +34,7 @@
 #define STOP_GRACE_MS	2500
 
 static struct event	*stop_timer;
+static int		 opt_debug;	/* -d or -v: verbose whatever the config */
 
 static void
 network_changed(void *arg)
@@ -151,7 +152,7 @@ xmppd_reload(struct xmppd *x, char **cause)
 	reconnect = conf_needs_reconnect(x->conf, conf);
 	config_free(x->conf);
 	x->conf = conf;
-	log_setverbose(log_getverbose() || conf->log_verbose);
+	log_setverbose(opt_debug || conf->log_verbose);
 	conn_config_changed(x->conn, reconnect);
 	notify_ready();
 	return 0;
@@ -222,6 +223,35 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
+/*
+ * -n: parse, and read the password when the file names a source (the
+ * systemd credential exists only inside the unit), then say so.
+ */
+static int
+check_config(const char *path, int verbose)
+{
+	struct config	*conf;
+	char		*cause = NULL;
+	int		 r = 1;
+
+	if ((conf = config_load(path, &cause)) == NULL)
+		goto done;
+	if ((conf->password != NULL || conf->password_file != NULL) &&
+	    config_load_password(conf, &cause) == -1)
+		goto done;
+	warn_config(conf);
+	if (verbose)
+		config_print(conf, stdout);
+	fprintf(stderr, "configuration OK\n");
+	r = 0;
+done:
+	if (cause != NULL)
+		fprintf(stderr, "xmppd: %s\n", cause);
+	free(cause);
+	config_free(conf);
+	return r;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -259,26 +289,12 @@ main(int argc, char *argv[])
 
 	log_init(debug, !debug && notify_stderr_is_journal() ?
 	    LOG_TO_JOURNAL : LOG_TO_STDERR);
+	opt_debug = debug || verbose;
 	if (verbose)
 		log_setverbose(1);
 
-	if (noaction) {
-		if ((x.conf = config_load(x.conf_path, &cause)) == NULL) {
-			fprintf(stderr, "xmppd: %s\n", cause);
-			return 1;
-		}
-		if ((x.conf->password != NULL || x.conf->password_file != NULL)
-		    && config_load_password(x.conf, &cause) == -1) {
-			fprintf(stderr, "xmppd: %s\n", cause);
-			return 1;
-		}
-		warn_config(x.conf);
-		if (verbose)
-			config_print(x.conf, stdout);
-		fprintf(stderr, "configuration OK\n");
-		config_free(x.conf);
-		return 0;
-	}
+	if (noaction)
+		return check_config(x.conf_path, verbose);
 
 	if ((x.conf = load_config(x.conf_path, &cause)) == NULL) {
 		startup_failed("%s", cause);

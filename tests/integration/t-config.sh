@@ -5,7 +5,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 14
+plan 15
 
 printf 'jid = bot@example.org\npassword = s3cr3t-value\n' > "$T/good.conf"
 chmod 600 "$T/good.conf"
@@ -26,6 +26,7 @@ printf 'jid = bot@example.org\n\nping_interval = soon\n' > "$T/bad.conf"
 out=$("$XMPPD" -n -f "$T/bad.conf" 2>&1) && r=0 || r=$?
 is "$r" 1 "-n: an invalid value exits 1"
 like "$out" "$T/bad.conf:3: ping_interval: " "the error names file:line:key"
+unlike "$out" 'Sanitizer' "no leak or sanitizer report on the error path"
 printf 'jid = bot@example.org\nfrobnicate = yes\n' > "$T/unknown.conf"
 out=$("$XMPPD" -n -f "$T/unknown.conf" 2>&1) && r=0 || r=$?
 like "$out" "unknown.conf:2: frobnicate: unknown key" "unknown keys are errors"
