@@ -160,7 +160,6 @@ struct conn {
 	char			 last_error[512];
 	unsigned int		 reconnects;
 	int			 want_online;
-	int			 ever_online;
 
 	/* account */
 	char			*password;
@@ -192,7 +191,6 @@ struct conn {
 	char			 action_reason[256];
 	uint32_t		 action_min_ms;
 	int			 session_required;
-	int			 first_connect_done;
 	char			*show;
 	char			*status;
 	int			 authenticated;
@@ -1745,7 +1743,6 @@ conn_online(struct conn *c)
 	evtimer_del(c->ev_deadline);
 	c->step = STEP_ONLINE;
 	c->redirects = 0;
-	c->ever_online = 1;
 	if (!c->sm.resumed) {
 		TAILQ_INIT(&old);
 		TAILQ_CONCAT(&old, &c->sm.unacked, entry);
@@ -2704,29 +2701,12 @@ conn_sm_path(const struct conn *c)
 	return p;
 }
 
-/* Write id, counters and unacked stanzas; 0600, atomically. */
-static int
-conn_sm_save(struct conn *c, char **cause)
+static void
+conn_sm_fill(FILE *f, void *arg)
 {
+	struct conn	*c = arg;
 	struct sm_item	*it;
-	char		*path, *tmp;
-	FILE		*f = NULL;
-	int		 fd, r = -1;
 
-	if (mkdir(c->x->conf->state_dir, 0700) == -1 && errno != EEXIST) {
-		xasprintf(cause, "%s: %s", c->x->conf->state_dir,
-		    strerror(errno));
-		return -1;
-	}
-	path = conn_sm_path(c);
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || (f = fdopen(fd, "w")) == NULL) {
-		xasprintf(cause, "%s: %s", tmp, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		goto done;
-	}
 	fprintf(f, SM_STATE_MAGIC "\njid %s\nid %s\nmax %u\nsaved %lld\n"
 	    "h %u %u %u\n", c->sm.jid, c->sm.id, c->sm.max,
 	    (long long)time(NULL), c->sm.h_in, c->sm.h_out, c->sm.h_acked);
@@ -2735,14 +2715,17 @@ conn_sm_save(struct conn *c, char **cause)
 		fwrite(it->data, 1, it->len, f);
 		fputc('\n', f);
 	}
-	if (fclose(f) != 0 || rename(tmp, path) == -1) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto done;
-	}
-	r = 0;
-done:
-	free(tmp);
+}
+
+/* Write id, counters and unacked stanzas; 0600, atomically. */
+static int
+conn_sm_save(struct conn *c, char **cause)
+{
+	char	*path = conn_sm_path(c);
+	int	 r;
+
+	r = write_private_file(c->x->conf->state_dir, path, conn_sm_fill, c,
+	    cause);
 	free(path);
 	return r;
 }

@@ -4,16 +4,12 @@
  */
 #include "compat.h"
 
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "pin.h"
+#include "util.h"
 #include "xmalloc.h"
 
 static const char *const rank_names[] = {
@@ -93,38 +89,22 @@ pin_load(const char *state_dir, const char *bare)
 	return rank;
 }
 
+static void
+pin_fill(FILE *f, void *arg)
+{
+	fprintf(f, "%s\n", rank_names[*(int *)arg]);
+}
+
 int
 pin_store(const char *state_dir, const char *bare, int rank, char **cause)
 {
-	char	*path, *tmp;
-	FILE	*f;
-	int	 fd, r = -1;
+	char	*path;
+	int	 r;
 
 	if (rank <= pin_load(state_dir, bare))
 		return 0;
-	if (mkdir(state_dir, 0700) == -1 && errno != EEXIST) {
-		xasprintf(cause, "cannot create %s: %s", state_dir,
-		    strerror(errno));
-		return -1;
-	}
 	path = pin_path(state_dir, bare);
-	xasprintf(&tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || (f = fdopen(fd, "w")) == NULL) {
-		xasprintf(cause, "cannot write %s: %s", tmp, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		goto done;
-	}
-	fprintf(f, "%s\n", rank_names[rank]);
-	if (fclose(f) != 0 || rename(tmp, path) == -1) {
-		xasprintf(cause, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto done;
-	}
-	r = 0;
-done:
-	free(tmp);
+	r = write_private_file(state_dir, path, pin_fill, &rank, cause);
 	free(path);
 	return r;
 }

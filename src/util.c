@@ -4,11 +4,15 @@
  */
 #include "compat.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "xmalloc.h"
@@ -167,6 +171,38 @@ utf8_valid(const char *s, size_t len)
 		i += n + 1;
 	}
 	return 1;
+}
+
+int
+write_private_file(const char *dir, const char *path,
+    void (*fill)(FILE *, void *), void *arg, char **cause)
+{
+	char	*tmp;
+	FILE	*f = NULL;
+	int	 fd, r = -1;
+
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		xasprintf(cause, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		xasprintf(cause, "cannot write %s: %s", tmp, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		goto done;
+	}
+	fill(f, arg);
+	if (fclose(f) != 0 || rename(tmp, path) == -1) {
+		xasprintf(cause, "cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto done;
+	}
+	r = 0;
+done:
+	free(tmp);
+	return r;
 }
 
 uint64_t

@@ -15,6 +15,15 @@ int		 b64_decode(const char *, size_t, unsigned char **, size_t *);
 long long	 xstrtonum(const char *, long long, long long, const char **);
 /* 1 if the bytes are well-formed UTF-8 without NUL, else 0. */
 int		 utf8_valid(const char *, size_t);
+#include <stdio.h>
+
+/*
+ * Write PATH in DIR (created 0700 if missing) atomically, mode 0600: fill
+ * writes the content to a temporary file that is then renamed over PATH.
+ * Returns 0, or -1 with *cause.
+ */
+int		 write_private_file(const char *dir, const char *path,
+		    void (*fill)(FILE *, void *), void *arg, char **cause);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 monotime_ms(void);
 
