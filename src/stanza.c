@@ -1,21 +1,68 @@
 /*
- * stanza.c: the XML element tree and its serializer.  An element, its name
- * and its namespace live in one allocation; attributes are a small array
- * (stanzas carry a handful, so a linear search beats a hash); text and the
- * serialized form grow by doubling, so appending in many small pieces, as
- * the parser does, stays linear.
+ * stanza.c: the XML element tree and its serializer.
+ *
+ * Trees built by the daemon live on the heap: an element, its name and its
+ * namespace in one allocation, attributes in a small array (stanzas carry
+ * a handful, so a linear search beats a hash), text in a buffer that grows
+ * by doubling.  Such trees may live long and change (the presence kept
+ * for every reconnect), so each part is freed as it is replaced.
+ *
+ * Trees built by the parser live in an arena instead: one block per
+ * stanza, with more blocks chained on only for a big one, all of it freed
+ * at once with the root.  The first block of the last stanza freed is kept
+ * for the next, so the steady traffic of small stanzas costs no heap
+ * allocation at all.  Nothing in an arena is freed before its root: a
+ * replaced attribute or a grown text leaves its old bytes behind, which
+ * only the bounded input of the parser may do.
  */
 #include "compat.h"
 
+#include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)	((void)(p), (void)(n))
+#define UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
 
 #include "stanza.h"
 #include "xmalloc.h"
 
 #define BUF_MIN		256	/* first allocation of a growing buffer */
 #define ATTR_MIN	4	/* first allocation of an attribute array */
+#define ARENA_BLOCK	4096	/* first block of an arena, kept for reuse */
+#define ARENA_ALIGN	alignof(max_align_t)
+
+/* A block of an arena; the first one also holds the arena itself. */
+struct chunk {
+	struct chunk	*next;		/* older block */
+	size_t		 size;		/* of the whole block */
+	max_align_t	 data[];
+};
+
+struct arena {
+	struct stanza	*root;		/* freeing it frees the arena */
+	struct chunk	*chunks;	/* newest first; the last holds this */
+	char		*next;		/* free space of the newest block */
+	char		*end;
+	char		*last;		/* latest allocation, to grow in place */
+};
+
+/* The first block of the last arena released, for the next one. */
+static struct chunk	*spare;
 
 /* A growing byte string, always NUL-terminated once allocated. */
 struct buf {
@@ -39,10 +86,17 @@ struct stanza {
 	size_t			 nattrs;
 	size_t			 attrcap;
 	struct buf		 text;
+	struct arena		*arena;		/* NULL: on the heap */
 	const char		*ns;		/* NULL: inherit; else after name */
 	char			 name[];
 };
 
+static struct arena *arena_new(void);
+static void	*arena_alloc(struct arena *, size_t, size_t);
+static void	*arena_grow(struct arena *, void *, size_t, size_t);
+static void	 arena_release(struct arena *);
+static char	*arena_strdup2(struct arena *, const char *, const char *,
+		    char **);
 static void	 buf_reserve(struct buf *, size_t);
 static void	 buf_add(struct buf *, const char *, size_t);
 static void	 buf_addstr(struct buf *, const char *);
@@ -50,12 +104,122 @@ static const char *escape_of(char, int);
 static void	 buf_escape(struct buf *, const char *, size_t, int);
 static void	 buf_attr(struct buf *, const char *, const char *);
 static char	*buf_finish(struct buf *, size_t *);
-static void	 attr_init(struct attr *, const char *, const char *);
+static void	 attr_init(struct stanza *, struct attr *, const char *,
+		    const char *);
 static struct attr *attr_find(const struct stanza *, const char *);
 static const char *stanza_own_ns(const struct stanza *);
 static const char *stanza_scope_ns(const struct stanza *);
 static void	 stanza_free_one(struct stanza *);
+static void	 stanza_attrs_grow(struct stanza *, size_t);
 static void	 stanza_write(struct buf *, const struct stanza *, const char *);
+
+static size_t
+round_up(size_t n, size_t to)
+{
+	if (n > SIZE_MAX - to)
+		abort();
+	return (n + to - 1) / to * to;
+}
+
+static struct arena *
+arena_new(void)
+{
+	struct chunk	*ch;
+	struct arena	*a;
+
+	if ((ch = spare) != NULL)
+		spare = NULL;
+	else
+		ch = xmalloc(ARENA_BLOCK);
+	UNPOISON(ch, ARENA_BLOCK);
+	ch->next = NULL;
+	ch->size = ARENA_BLOCK;
+	a = (struct arena *)ch->data;
+	a->root = NULL;
+	a->chunks = ch;
+	a->next = (char *)ch->data + round_up(sizeof(*a), ARENA_ALIGN);
+	a->end = (char *)ch + ARENA_BLOCK;
+	a->last = NULL;
+	POISON(a->next, (size_t)(a->end - a->next));
+	return a;
+}
+
+/* n bytes aligned to align (a power of two); fatal on exhaustion. */
+static void *
+arena_alloc(struct arena *a, size_t n, size_t align)
+{
+	struct chunk	*ch;
+	uintptr_t	 p;
+	size_t		 size;
+
+	p = ((uintptr_t)a->next + align - 1) & ~(uintptr_t)(align - 1);
+	if (p > (uintptr_t)a->end || n > (uintptr_t)a->end - p) {
+		/* Each new block at least doubles: a big stanza takes few. */
+		size = round_up(offsetof(struct chunk, data) + n, ARENA_BLOCK);
+		if (size < a->chunks->size * 2)
+			size = a->chunks->size * 2;
+		ch = xmalloc(size);
+		ch->next = a->chunks;
+		ch->size = size;
+		a->chunks = ch;
+		a->end = (char *)ch + size;
+		POISON(ch->data, (size_t)(a->end - (char *)ch->data));
+		p = (uintptr_t)ch->data;
+	}
+	UNPOISON((void *)p, n);
+	a->next = (char *)p + n;
+	a->last = (char *)p;
+	return (void *)p;
+}
+
+/* Grow the allocation at p from oldn to n bytes: in place when it is last. */
+static void *
+arena_grow(struct arena *a, void *p, size_t oldn, size_t n)
+{
+	void	*q;
+
+	if (p != NULL && p == a->last && n <= (size_t)(a->end - a->last)) {
+		UNPOISON(p, n);
+		a->next = a->last + n;
+		return p;
+	}
+	q = arena_alloc(a, n, 1);
+	if (oldn > 0)
+		memcpy(q, p, oldn);
+	return q;
+}
+
+static void
+arena_release(struct arena *a)
+{
+	struct chunk	*ch, *next;
+
+	for (ch = a->chunks; ch != NULL; ch = next) {
+		next = ch->next;
+		UNPOISON(ch, ch->size);
+		/* The oldest block holds the arena and is the standard size. */
+		if (next == NULL && spare == NULL) {
+			POISON(ch->data, ch->size - offsetof(struct chunk, data));
+			spare = ch;
+		} else
+			free(ch);
+	}
+}
+
+/* "name\0value\0" in the arena; *valuep points at the value. */
+static char *
+arena_strdup2(struct arena *a, const char *name, const char *value,
+    char **valuep)
+{
+	size_t	 nlen = strlen(name), vlen = strlen(value);
+	char	*p;
+
+	p = arena_alloc(a, nlen + vlen + 2, 1);
+	memcpy(p, name, nlen + 1);
+	memcpy(p + nlen + 1, value, vlen + 1);
+	*valuep = p + nlen + 1;
+	return p;
+}
 
 /* Room for n more bytes plus the terminating NUL. */
 static void
@@ -163,12 +327,17 @@ buf_finish(struct buf *b, size_t *lenp)
 	return b->p;
 }
 
-/* Name and value in one allocation: one malloc per attribute. */
+/* Name and value in one allocation: one malloc per attribute on the heap. */
 static void
-attr_init(struct attr *a, const char *name, const char *value)
+attr_init(struct stanza *s, struct attr *a, const char *name,
+    const char *value)
 {
 	size_t	nlen = strlen(name), vlen = strlen(value);
 
+	if (s->arena != NULL) {
+		a->name = arena_strdup2(s->arena, name, value, &a->value);
+		return;
+	}
 	a->name = xmalloc(nlen + vlen + 2);
 	memcpy(a->name, name, nlen + 1);
 	a->value = a->name + nlen + 1;
@@ -224,11 +393,58 @@ stanza_new(const char *name, const char *ns)
 	return s;
 }
 
+/*
+ * An element of a parsed tree for the parser: a new root with an arena of
+ * its own when parent is NULL, else the last child of parent (itself from
+ * the parser), in its arena.  nattrs: room for the attributes to come.
+ */
+struct stanza *
+stanza_new_parsed(struct stanza *parent, const char *name, const char *ns,
+    size_t nattrs)
+{
+	struct arena	*a;
+	struct stanza	*s;
+	size_t		 nlen = strlen(name), nslen = ns != NULL ? strlen(ns) : 0;
+
+	if (parent != NULL && parent->arena == NULL)
+		abort();
+	a = parent != NULL ? parent->arena : arena_new();
+	s = arena_alloc(a, sizeof(*s) + nlen + 1 + (ns != NULL ? nslen + 1 : 0),
+	    alignof(struct stanza));
+	memset(s, 0, sizeof(*s));
+	memcpy(s->name, name, nlen + 1);
+	if (ns != NULL) {
+		memcpy(s->name + nlen + 1, ns, nslen + 1);
+		s->ns = s->name + nlen + 1;
+	}
+	TAILQ_INIT(&s->children);
+	s->arena = a;
+	if (nattrs > 0)
+		stanza_attrs_grow(s, nattrs);
+	if (parent == NULL)
+		a->root = s;
+	else {
+		s->parent = parent;
+		TAILQ_INSERT_TAIL(&parent->children, s, entry);
+	}
+	return s;
+}
+
+/*
+ * Let go of one element whose children are gone: a heap element is freed,
+ * the root of an arena frees the arena, any other arena element stays
+ * until its root goes.
+ */
 static void
 stanza_free_one(struct stanza *s)
 {
 	size_t	i;
 
+	if (s->arena != NULL) {
+		if (s->arena->root == s)
+			arena_release(s->arena);
+		return;
+	}
 	for (i = 0; i < s->nattrs; i++)
 		free(s->attrs[i].name);
 	free(s->attrs);
@@ -298,26 +514,43 @@ stanza_set_attr(struct stanza *s, const char *name, const char *value)
 	old = *a;
 	if (value != NULL) {
 		/* Built before the old one goes: value may point into it. */
-		attr_init(a, old.name, value);
+		attr_init(s, a, old.name, value);
 	} else {
 		i = a - s->attrs;
 		memmove(a, a + 1, (s->nattrs - i - 1) * sizeof(*a));
 		s->nattrs--;
 	}
-	free(old.name);
+	if (s->arena == NULL)
+		free(old.name);
+}
+
+/* Room for at least cap attributes. */
+static void
+stanza_attrs_grow(struct stanza *s, size_t cap)
+{
+	struct attr	*n;
+
+	if (cap <= s->attrcap)
+		return;
+	if (s->arena == NULL)
+		s->attrs = xreallocarray(s->attrs, cap, sizeof(*s->attrs));
+	else {
+		if (cap > SIZE_MAX / sizeof(*n))
+			abort();
+		n = arena_alloc(s->arena, cap * sizeof(*n), alignof(struct attr));
+		if (s->nattrs > 0)
+			memcpy(n, s->attrs, s->nattrs * sizeof(*n));
+		s->attrs = n;
+	}
+	s->attrcap = cap;
 }
 
 void
 stanza_add_attr(struct stanza *s, const char *name, const char *value)
 {
-	size_t	cap;
-
-	if (s->nattrs == s->attrcap) {
-		cap = s->attrcap != 0 ? s->attrcap * 2 : ATTR_MIN;
-		s->attrs = xreallocarray(s->attrs, cap, sizeof(*s->attrs));
-		s->attrcap = cap;
-	}
-	attr_init(&s->attrs[s->nattrs++], name, value);
+	if (s->nattrs == s->attrcap)
+		stanza_attrs_grow(s, s->attrcap != 0 ? s->attrcap * 2 : ATTR_MIN);
+	attr_init(s, &s->attrs[s->nattrs++], name, value);
 }
 
 int
@@ -348,7 +581,26 @@ stanza_text_len(const struct stanza *s)
 void
 stanza_append_text(struct stanza *s, const char *text, size_t len)
 {
-	buf_add(&s->text, text, len);
+	struct buf	*b = &s->text;
+	size_t		 cap;
+
+	if (s->arena == NULL) {
+		buf_add(b, text, len);
+		return;
+	}
+	if (len > SIZE_MAX - b->len - 1)
+		abort();
+	if (b->len + len + 1 > b->cap) {
+		/* Exact when it grows in place, doubling when it moves. */
+		cap = b->len + len + 1;
+		if (b->p != s->arena->last && cap < b->cap * 2)
+			cap = b->cap * 2;
+		b->p = arena_grow(s->arena, b->p, b->len, cap);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, text, len);
+	b->len += len;
+	b->p[b->len] = '\0';
 }
 
 struct stanza *
@@ -364,6 +616,10 @@ stanza_add_child(struct stanza *parent, const char *name, const char *ns)
 void
 stanza_adopt(struct stanza *parent, struct stanza *child)
 {
+	/* An inner element of a parsed tree cannot outlive its arena. */
+	if (child->arena != NULL && child->arena->root != child &&
+	    child->arena != parent->arena)
+		abort();
 	if (child->parent != NULL)
 		TAILQ_REMOVE(&child->parent->children, child, entry);
 	child->parent = parent;

@@ -13,6 +13,16 @@ struct stanza;
 
 /* A new element; ns may be NULL (inherit).  Never fails (fatal on OOM). */
 struct stanza	*stanza_new(const char *name, const char *ns);
+/*
+ * For the parser: an element of a tree that lives in one arena, freed all
+ * at once with its root.  parent NULL starts a tree (the root); otherwise
+ * the element is appended to parent, which must be from this function.
+ * nattrs reserves room for that many attributes.  An inner element of
+ * such a tree stays valid only as long as its root, and cannot be adopted
+ * into another tree; the root itself can.
+ */
+struct stanza	*stanza_new_parsed(struct stanza *parent, const char *name,
+		    const char *ns, size_t nattrs);
 /* Frees s and its children, unlinking s from its parent; NULL is a no-op. */
 void		 stanza_free(struct stanza *);
 

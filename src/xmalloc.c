@@ -13,11 +13,14 @@
 #include "log.h"
 #include "xmalloc.h"
 
+unsigned long long	xmalloc_calls;
+
 void *
 xmalloc(size_t size)
 {
 	void	*p;
 
+	xmalloc_calls++;
 	if (size == 0)
 		fatalx("xmalloc: zero size");
 	if ((p = malloc(size)) == NULL)
@@ -30,6 +33,7 @@ xcalloc(size_t nmemb, size_t size)
 {
 	void	*p;
 
+	xmalloc_calls++;
 	if (nmemb == 0 || size == 0)
 		fatalx("xcalloc: zero size");
 	if ((p = calloc(nmemb, size)) == NULL)
@@ -42,6 +46,7 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 {
 	void	*p;
 
+	xmalloc_calls++;
 	if (nmemb == 0 || size == 0)
 		fatalx("xreallocarray: zero size");
 	if (size != 0 && nmemb > SIZE_MAX / size)
@@ -56,6 +61,7 @@ xstrdup(const char *s)
 {
 	char	*p;
 
+	xmalloc_calls++;
 	if ((p = strdup(s)) == NULL)
 		fatal("xstrdup");
 	return p;
@@ -66,6 +72,7 @@ xstrndup(const char *s, size_t n)
 {
 	char	*p;
 
+	xmalloc_calls++;
 	if ((p = strndup(s, n)) == NULL)
 		fatal("xstrndup");
 	return p;
@@ -78,6 +85,7 @@ xasprintf(char **ret, const char *fmt, ...)
 	int	i;
 
 	va_start(ap, fmt);
+	xmalloc_calls++;
 	i = vasprintf(ret, fmt, ap);
 	va_end(ap);
 	if (i < 0 || *ret == NULL)

@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+/* Allocations made through this file so far: for tests of hot paths. */
+extern unsigned long long xmalloc_calls;
+
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);

@@ -49,7 +49,10 @@ struct xml_parser {
 	unsigned int		 depth;		/* open elements, root included */
 	struct stanza		*top;		/* depth-1 element being built */
 	struct stanza		*cur;		/* innermost open element of top */
-	struct stanza		*nsdecl;	/* declarations for the next tag */
+	char			*decl;		/* declarations for the next tag: */
+	size_t			 decl_len;	/* "xmlns[:prefix]\0uri\0"... */
+	size_t			 decl_cap;
+	size_t			 ndecl;
 	uint64_t		 fed;		/* bytes given to expat */
 	uint64_t		 progress;	/* offset where the last event ended */
 	uint64_t		 stanza_start;	/* offset of top's start tag */
@@ -73,10 +76,14 @@ static void	 xml_progress(struct xml_parser *);
 static int	 xml_too_big(struct xml_parser *);
 static char	*xml_scratch(struct xml_parser *, size_t);
 static const char *xml_attr_name(struct xml_parser *, const char *);
-static struct stanza *xml_element(struct xml_parser *, const char *,
-		    const char **);
+static struct stanza *xml_element(struct xml_parser *, struct stanza *,
+		    const char *, const char **);
+static void	 xml_decl_add(struct xml_parser *, const char *, const char *,
+		    const char *);
 static void	 xml_root(struct xml_parser *, const char *, const char **);
 static void XMLCALL xml_start(void *, const XML_Char *, const XML_Char **);
+static void	 xml_start_child(struct xml_parser *, const XML_Char *,
+		    const XML_Char **);
 static void XMLCALL xml_end(void *, const XML_Char *);
 static void XMLCALL xml_text(void *, const XML_Char *, int);
 static void XMLCALL xml_nsdecl(void *, const XML_Char *, const XML_Char *);
@@ -161,7 +168,7 @@ xml_parser_free(struct xml_parser *xp)
 		return;
 	XML_ParserFree(xp->p);
 	stanza_free(xp->top);
-	stanza_free(xp->nsdecl);
+	free(xp->decl);
 	free(xp->detail_buf);
 	free(xp->scratch);
 	free(xp);
@@ -302,16 +309,18 @@ xml_attr_name(struct xml_parser *xp, const char *name)
 
 /*
  * A new element from expat's name and attributes, with the namespace
- * declarations of its tag first.  The prefix of the element name is
- * dropped: the namespace says all there is.
+ * declarations of its tag first, appended to parent (NULL: a new tree).
+ * The prefix of the element name is dropped: the namespace says all there
+ * is.
  */
 static struct stanza *
-xml_element(struct xml_parser *xp, const char *name, const char **atts)
+xml_element(struct xml_parser *xp, struct stanza *parent, const char *name,
+    const char **atts)
 {
 	struct stanza	*s;
-	const char	*sep, *local = name, *ns = NULL, *an, *av;
+	const char	*sep, *local = name, *ns = NULL, *d;
 	char		*buf, *psep;
-	size_t		 i, len;
+	size_t		 i, len, n;
 
 	if ((sep = strchr(name, NS_SEP)) != NULL) {
 		len = strlen(name);
@@ -323,16 +332,41 @@ xml_element(struct xml_parser *xp, const char *name, const char **atts)
 		if ((psep = strchr(local, NS_SEP)) != NULL)
 			*psep = '\0';
 	}
-	s = stanza_new(local, ns);
-	if (xp->nsdecl != NULL) {
-		for (i = 0; stanza_attr_at(xp->nsdecl, i, &an, &av); i++)
-			stanza_add_attr(s, an, av);
-		stanza_free(xp->nsdecl);
-		xp->nsdecl = NULL;
+	for (n = 0; atts[n] != NULL; n++)
+		;
+	s = stanza_new_parsed(parent, local, ns, xp->ndecl + n / 2);
+	for (d = xp->decl, i = 0; i < xp->ndecl; i++) {
+		len = strlen(d) + 1;
+		stanza_add_attr(s, d, d + len);
+		d += len + strlen(d + len) + 1;
 	}
+	xp->ndecl = xp->decl_len = 0;
 	for (i = 0; atts[i] != NULL; i += 2)
 		stanza_add_attr(s, xml_attr_name(xp, atts[i]), atts[i + 1]);
 	return s;
+}
+
+/* Keep "prefix+name\0uri\0" for the next tag, in a buffer reused. */
+static void
+xml_decl_add(struct xml_parser *xp, const char *prefix, const char *name,
+    const char *uri)
+{
+	size_t	plen = strlen(prefix), nlen = strlen(name), ulen = strlen(uri);
+	size_t	need = plen + nlen + ulen + 2, cap;
+
+	if (need > xp->decl_cap - xp->decl_len) {
+		cap = xp->decl_cap != 0 ? xp->decl_cap : 128;
+		while (cap - xp->decl_len < need)
+			cap *= 2;
+		xp->decl = xreallocarray(xp->decl, cap, 1);
+		xp->decl_cap = cap;
+	}
+	memcpy(xp->decl + xp->decl_len, prefix, plen);
+	memcpy(xp->decl + xp->decl_len + plen, name, nlen + 1);
+	xp->decl_len += plen + nlen + 1;
+	memcpy(xp->decl + xp->decl_len, uri, ulen + 1);
+	xp->decl_len += ulen + 1;
+	xp->ndecl++;
 }
 
 /* <stream:stream>: check it and show it to the owner. */
@@ -342,7 +376,7 @@ xml_root(struct xml_parser *xp, const char *name, const char **atts)
 	struct stanza	*hdr;
 	const char	*ns;
 
-	hdr = xml_element(xp, name, atts);
+	hdr = xml_element(xp, NULL, name, atts);
 	xp->depth = 1;
 	ns = stanza_ns(hdr);
 	if (strcmp(stanza_name(hdr), "stream") != 0)
@@ -365,7 +399,6 @@ static void XMLCALL
 xml_start(void *arg, const XML_Char *name, const XML_Char **atts)
 {
 	struct xml_parser	*xp = arg;
-	struct stanza		*s;
 
 	if (xp->state != XP_RUNNING)
 		return;
@@ -374,6 +407,17 @@ xml_start(void *arg, const XML_Char *name, const XML_Char **atts)
 		xml_root(xp, name, atts);
 		return;
 	}
+	xml_start_child(xp, name, atts);
+	/* Declarations of a tag refused go with it. */
+	xp->ndecl = xp->decl_len = 0;
+}
+
+static void
+xml_start_child(struct xml_parser *xp, const XML_Char *name,
+    const XML_Char **atts)
+{
+	struct stanza		*s;
+
 	if (xp->depth > xp->max_depth) {
 		xml_fail_depth(xp);
 		XML_StopParser(xp->p, XML_FALSE);
@@ -388,11 +432,9 @@ xml_start(void *arg, const XML_Char *name, const XML_Char **atts)
 		xml_abort(xp, "invalid-namespace", "element in the XML namespace");
 		return;
 	}
-	s = xml_element(xp, name, atts);
+	s = xml_element(xp, xp->top != NULL ? xp->cur : NULL, name, atts);
 	if (xp->top == NULL)
 		xp->top = s;
-	else
-		stanza_adopt(xp->cur, s);
 	xp->cur = s;
 	xp->depth++;
 }
@@ -463,19 +505,13 @@ static void XMLCALL
 xml_nsdecl(void *arg, const XML_Char *prefix, const XML_Char *uri)
 {
 	struct xml_parser	*xp = arg;
-	char			*name;
 
 	if (xp->state != XP_RUNNING)
 		return;
-	if (xp->nsdecl == NULL)
-		xp->nsdecl = stanza_new("ns", NULL);
-	if (prefix == NULL) {
-		stanza_add_attr(xp->nsdecl, "xmlns", uri != NULL ? uri : "");
-		return;
-	}
-	xasprintf(&name, "xmlns:%s", prefix);
-	stanza_add_attr(xp->nsdecl, name, uri != NULL ? uri : "");
-	free(name);
+	if (prefix == NULL)
+		xml_decl_add(xp, "xmlns", "", uri != NULL ? uri : "");
+	else
+		xml_decl_add(xp, "xmlns:", prefix, uri != NULL ? uri : "");
 }
 
 /* <?xml?> is allowed, but it must not claim another encoding. */

@@ -1,8 +1,13 @@
 /*
  * test_stanza.c: building, querying and serializing element trees.
  */
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stanza.h"
 #include "tap.h"
@@ -14,6 +19,8 @@ static void	test_ns(void);
 static void	test_children(void);
 static void	test_text(void);
 static void	test_deep(void);
+static void	test_parsed(void);
+static int	aborts_adopting_inner(void);
 
 static void
 test_build(void)
@@ -246,6 +253,90 @@ test_deep(void)
 	ok(1, "deep tree freed");
 }
 
+/* Adopting an inner element of a parsed tree elsewhere must abort. */
+static int
+aborts_adopting_inner(void)
+{
+	struct stanza	*root, *inner, *other;
+	pid_t		 pid;
+	int		 status;
+
+	if ((pid = fork()) == -1)
+		return 0;
+	if (pid == 0) {
+		root = stanza_new_parsed(NULL, "a", NULL, 0);
+		inner = stanza_new_parsed(root, "b", NULL, 0);
+		other = stanza_new("c", NULL);
+		stanza_adopt(other, inner);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return 0;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+/* Trees in an arena, as the parser builds them, mixed with heap ones. */
+static void
+test_parsed(void)
+{
+	struct stanza	*root, *a, *b, *h, *p2;
+	char		*out, piece[64];
+	size_t		 i, total = 0;
+	int		 good = 1;
+
+	root = stanza_new_parsed(NULL, "message", "jabber:client", 2);
+	stanza_add_attr(root, "to", "a@b");
+	stanza_add_attr(root, "id", "1");
+	stanza_add_attr(root, "type", "chat");	/* beyond the room reserved */
+	a = stanza_new_parsed(root, "body", NULL, 0);
+	for (i = 0; i < 20000; i++) {
+		/* Text in pieces while other elements are added between. */
+		snprintf(piece, sizeof(piece), "%05zu", i);
+		stanza_append_text(a, piece, 5);
+		total += 5;
+		if (i % 1000 == 0)
+			(void)stanza_new_parsed(root, "x", "urn:x", 1);
+	}
+	is_int((long long)stanza_text_len(a), (long long)total,
+	    "100000 bytes of text over many blocks");
+	for (i = 0; i < 20000 && good; i++) {
+		snprintf(piece, sizeof(piece), "%05zu", i);
+		good = memcmp(stanza_text(a) + i * 5, piece, 5) == 0;
+	}
+	ok(good, "text intact");
+	is_str(stanza_attr(root, "type"), "chat", "attribute past the hint");
+	stanza_set_attr(root, "id", "2");
+	stanza_set_attr(root, "to", NULL);
+	is_str(stanza_attr(root, "id"), "2", "replaced in the arena");
+	ok(stanza_attr(root, "to") == NULL, "removed in the arena");
+
+	/* A heap child in a parsed tree is freed with it. */
+	h = stanza_add_text_child(root, "heap", "urn:h", "on the heap");
+	stanza_set_attr(h, "k", "v");
+	b = stanza_child(root, "heap", "urn:h");
+	ok(b == h, "heap child found");
+	/* Freeing an inner parsed element unlinks it. */
+	stanza_free(stanza_child(root, "x", NULL));
+	b = stanza_first_child(root);
+	is_str(b != NULL ? stanza_name(b) : NULL, "body", "body first");
+	b = stanza_next_sibling(b);
+	is_str(b != NULL ? stanza_name(b) : NULL, "x", "19 x left");
+
+	/* A parsed root adopted into a heap tree goes with that tree. */
+	p2 = stanza_new_parsed(NULL, "delay", "urn:xmpp:delay", 1);
+	stanza_add_attr(p2, "stamp", "2026-11-26T00:00:00Z");
+	h = stanza_new("forwarded", "urn:xmpp:forward:0");
+	stanza_adopt(h, p2);
+	out = stanza_to_string(h, "jabber:client", NULL);
+	is_str(out, "<forwarded xmlns='urn:xmpp:forward:0'><delay "
+	    "xmlns='urn:xmpp:delay' stamp='2026-11-26T00:00:00Z'/></forwarded>",
+	    "parsed root inside a heap tree");
+	free(out);
+	stanza_free(h);
+	stanza_free(root);
+	ok(aborts_adopting_inner(), "adopting an inner parsed element aborts");
+}
+
 int
 main(void)
 {
@@ -256,5 +347,6 @@ main(void)
 	test_children();
 	test_text();
 	test_deep();
+	test_parsed();
 	return done_testing();
 }

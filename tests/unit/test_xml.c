@@ -10,6 +10,7 @@
 
 #include "stanza.h"
 #include "tap.h"
+#include "xmalloc.h"
 #include "xml.h"
 
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
@@ -58,6 +59,10 @@ static void	 test_no_progress(void);
 static void	 test_bad_input(void);
 static void	 test_root(void);
 static void	 test_many(void);
+static int	 cb_count_free(void *, struct stanza *);
+static int	 cb_check_free(void *, struct stanza *);
+static void	 test_no_alloc(void);
+static void	 test_kept(void);
 static void	 test_misc(void);
 
 static const struct xml_callbacks callbacks = {
@@ -774,6 +779,137 @@ test_many(void)
 	rec_clear(&r);
 }
 
+/* Counts stanzas and frees each at once, as the daemon does. */
+static int
+cb_count_free(void *arg, struct stanza *s)
+{
+	(*(int *)arg)++;
+	stanza_free(s);
+	return XML_CONTINUE;
+}
+
+/*
+ * The hot path: once warm, the parser and the tree allocate nothing per
+ * stanza (the arena's block is reused), big stanzas included in between.
+ */
+static void
+test_no_alloc(void)
+{
+	static const char *mix[] = {
+		"<message from='a@example.com/r' to='b@example.com' "
+		    "type='chat' id='m1'><body>hello &amp; good day</body>"
+		    "<active xmlns='http://jabber.org/protocol/chatstates'/>"
+		    "</message>",
+		"<presence from='a@example.com/r'><show>away</show>"
+		    "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' "
+		    "node='n' ver='v'/><x xmlns:p='urn:p' p:q='1'/></presence>",
+		"<iq type='get' id='ping1' from='example.com'>"
+		    "<ping xmlns='urn:xmpp:ping'/></iq>",
+		"\n",
+	};
+	struct xml_callbacks	 cbs = { NULL, cb_count_free, NULL };
+	struct xml_parser	*xp;
+	unsigned long long	 before;
+	char			*big;
+	size_t			 i, j, off;
+	int			 n = 0, rv = XML_OK;
+
+	xp = xml_parser_new(&cbs, &n, 1024 * 1024, 64);
+	rv = xml_feed(xp, HEADER, strlen(HEADER), NULL, NULL);
+	for (i = 0; i < 10 && rv == XML_OK; i++)
+		for (j = 0; j < nitems(mix) && rv == XML_OK; j++)
+			rv = xml_feed(xp, mix[j], strlen(mix[j]), NULL, NULL);
+	before = xmalloc_calls;
+	for (i = 0; i < 1000 && rv == XML_OK; i++)
+		for (j = 0; j < nitems(mix) && rv == XML_OK; j++)
+			rv = xml_feed(xp, mix[j], strlen(mix[j]), NULL, NULL);
+	is_int(rv, XML_OK, "3000 stanzas of the mix");
+	is_int(n, 3030, "all delivered");
+	is_int((long long)(xmalloc_calls - before), 0,
+	    "no allocation per stanza once warm");
+
+	/* One big stanza: 300 children and 256 KiB of text in 1 KiB pieces. */
+	big = malloc(400 * 1024);
+	off = (size_t)sprintf(big, "<message id='big'>");
+	for (i = 0; i < 300; i++)
+		off += (size_t)sprintf(big + off, "<x%zu xmlns='urn:x' a='%zu'/>",
+		    i, i);
+	off += (size_t)sprintf(big + off, "<body>");
+	for (i = 0; i < 256 * 1024; i++)
+		big[off++] = (i % 1024 == 1023) ? '\n' : 'a' + (char)(i % 26);
+	off += (size_t)sprintf(big + off, "</body></message>");
+	n = 0;
+	rv = xml_feed(xp, big, off, NULL, NULL);
+	is_int(rv, XML_OK, "a 270 KiB stanza");
+	is_int(n, 1, "delivered");
+	free(big);
+	before = xmalloc_calls;
+	for (i = 0; i < 100 && rv == XML_OK; i++)
+		for (j = 0; j < nitems(mix) && rv == XML_OK; j++)
+			rv = xml_feed(xp, mix[j], strlen(mix[j]), NULL, NULL);
+	is_int((long long)(xmalloc_calls - before), 0,
+	    "small stanzas after it allocate nothing");
+	xml_parser_free(xp);
+}
+
+/* Checks the big stanza's tree, then frees it. */
+static int
+cb_check_free(void *arg, struct stanza *s)
+{
+	struct stanza	**keep = arg;
+
+	if (*keep == NULL)
+		*keep = s;		/* outlives the parser */
+	else
+		stanza_free(s);
+	return XML_CONTINUE;
+}
+
+/* A stanza kept past its callback and its parser (as stream features are). */
+static void
+test_kept(void)
+{
+	struct xml_callbacks	 cbs = { NULL, cb_check_free, NULL };
+	struct xml_parser	*xp;
+	struct stanza		*keep = NULL, *c, *h;
+	const char		*in = HEADER "<stream:features><mechanisms "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1"
+	    "</mechanism><mechanism>PLAIN</mechanism></mechanisms>"
+	    "<sm xmlns='urn:xmpp:sm:3'/></stream:features>"
+	    "<message><body>x</body></message>";
+	char			*out;
+	int			 i;
+
+	xp = xml_parser_new(&cbs, &keep, BIG, 16);
+	is_int(xml_feed(xp, in, strlen(in), NULL, NULL), XML_OK, "features");
+	xml_parser_free(xp);
+	ok(keep != NULL, "kept");
+	if (keep == NULL)
+		return;
+	c = stanza_child(keep, "mechanisms",
+	    "urn:ietf:params:xml:ns:xmpp-sasl");
+	ok(c != NULL, "child found after the parser is gone");
+	is_str(c != NULL ? stanza_text(stanza_first_child(c)) : NULL,
+	    "SCRAM-SHA-1", "its text");
+	/* Changed by hand: heap children and attributes in a parsed tree. */
+	h = stanza_add_text_child(keep, "note", "urn:n", "added");
+	stanza_set_attr(keep, "id", "f1");
+	stanza_set_attr(keep, "id", "f2");
+	stanza_set_attr(c, "xmlns", NULL);
+	stanza_set_attr(c, "xmlns", "urn:ietf:params:xml:ns:xmpp-sasl");
+	for (i = 0; i < 20; i++)
+		stanza_set_attr(h, "n", i % 2 ? "odd" : "even");
+	stanza_free(stanza_child(keep, "sm", NULL));
+	out = stanza_to_string(keep, "jabber:client", NULL);
+	is_str(out, "<features xmlns='" NS_STREAMS "' id='f2'><mechanisms "
+	    "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1"
+	    "</mechanism><mechanism>PLAIN</mechanism></mechanisms>"
+	    "<note xmlns='urn:n' n='odd'>added</note></features>",
+	    "serialized after the changes");
+	free(out);
+	stanza_free(keep);
+}
+
 static void
 test_misc(void)
 {
@@ -847,6 +983,8 @@ main(void)
 	test_bad_input();
 	test_root();
 	test_many();
+	test_no_alloc();
+	test_kept();
 	test_misc();
 	return done_testing();
 }
