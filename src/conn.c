@@ -683,10 +683,10 @@ conn_tcp_up(struct conn *c)
 static void
 conn_tls_failed(struct conn *c)
 {
-	tls_forget_session();
 	unsigned long	e;
 	char		buf[256];
 
+	tls_forget_session();
 	e = bufferevent_get_openssl_error(c->bev);
 	if (SSL_get_verify_result(c->ssl) == X509_V_OK &&
 	    (e == 0 || ERR_GET_LIB(e) == 0))
@@ -728,11 +728,11 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		else if (c->step == STEP_TLS) {
 			conn_quickack(c);
 			c->tls_active = 1;
-			snprintf(c->tls_desc, sizeof(c->tls_desc), "%s",
-			    tls_describe(c->ssl));
-			log_info("TLS established with %s: %s%s", c->peer,
-			    c->tls_desc, SSL_session_reused(c->ssl) ?
+			snprintf(c->tls_desc, sizeof(c->tls_desc), "%s%s",
+			    tls_describe(c->ssl), SSL_session_reused(c->ssl) ?
 			    " (resumed)" : "");
+			log_info("TLS established with %s: %s", c->peer,
+			    c->tls_desc);
 			if (!c->x->conf->tls_verify)
 				log_warnx("TLS certificate NOT verified "
 				    "(tls_verify = no): the connection to %s "
@@ -2279,6 +2279,14 @@ conn_closed(struct conn *c)
 	enum after_close	after = c->after_close;
 
 	c->after_close = AFTER_NOTHING;
+	/*
+	 * Our close_notify after </stream:stream> (RFC 6120 section 4.4);
+	 * the server may be gone already, so its outcome does not matter.
+	 */
+	if (c->ssl != NULL && c->tls_active) {
+		(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
+	}
 	conn_teardown(c);
 	switch (after) {
 	case AFTER_CONNECT:

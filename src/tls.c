@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -20,17 +21,39 @@
 
 /*
  * The last session ticket, for a faster handshake on reconnect.  One
- * account per process, so one slot is enough.
+ * account per process, so one slot is enough.  Only TLS 1.3 sessions are
+ * kept: a resumed TLS 1.2 handshake changes what tls-unique binds to
+ * (RFC 5929 section 3.1), and servers disagree on it, which would turn a
+ * faster reconnect into a failed login.  The slot is emptied whenever
+ * the context changes (CA or verification) and on a failed handshake.
  */
 static SSL_SESSION	*tls_cached;
 
 static int
 tls_new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
-	(void)ssl;
+	SSL_SESSION	*copy;
+	const char	*name;
+
+	if (SSL_SESSION_get_protocol_version(sess) != TLS1_3_VERSION)
+		return 0;
+	/*
+	 * A copy: OpenSSL marks the connection's own session unresumable
+	 * when the connection ends without close_notify, as after a network
+	 * fault, which TLS 1.3 no longer asks for (RFC 8446 section 6.1).
+	 * The ticket does not record the name it was verified for; the copy
+	 * does, for the check in tls_ssl_new().
+	 */
+	if ((name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) ==
+	    NULL || (copy = SSL_SESSION_dup(sess)) == NULL)
+		return 0;
+	if (!SSL_SESSION_set1_hostname(copy, name)) {
+		SSL_SESSION_free(copy);
+		return 0;
+	}
 	SSL_SESSION_free(tls_cached);
-	tls_cached = sess;
-	return 1;		/* we keep the reference */
+	tls_cached = copy;
+	return 0;		/* sess itself stays OpenSSL's */
 }
 
 void
@@ -111,7 +134,8 @@ tls_ssl_new(SSL_CTX *ctx, const char *domain, int verify, int direct,
     char **cause)
 {
 	static const unsigned char alpn[] = "\x0bxmpp-client";
-	SSL	*ssl;
+	SSL		*ssl;
+	const char	*host;
 
 	if ((ssl = SSL_new(ctx)) == NULL) {
 		tls_cause(cause, "SSL_new");
@@ -132,8 +156,16 @@ tls_ssl_new(SSL_CTX *ctx, const char *domain, int verify, int direct,
 		tls_cause(cause, "setting ALPN");
 		goto fail;
 	}
-	if (tls_cached != NULL && SSL_SESSION_is_resumable(tls_cached))
-		SSL_set_session(ssl, tls_cached);
+	/*
+	 * Resumption skips the certificate: offer a session only to the
+	 * name it was verified for.
+	 */
+	if (tls_cached != NULL && SSL_SESSION_is_resumable(tls_cached) &&
+	    (host = SSL_SESSION_get0_hostname(tls_cached)) != NULL &&
+	    strcasecmp(host, domain) == 0 && !SSL_set_session(ssl, tls_cached)) {
+		tls_cause(cause, "offering the TLS session");
+		goto fail;
+	}
 	return ssl;
 fail:
 	SSL_free(ssl);

@@ -180,10 +180,22 @@ class Conn:
                         self.sock.sendall(b'</stream:stream>')
                     except OSError:
                         pass
+                    self.tls_close()
                     raise Closed('stream closed by client')
                 if self.depth == 1:
                     log('RECV', short(el))
                     self.queue.append(el)
+
+    def tls_close(self):
+        """Close TLS both ways; say whether the client sent close_notify."""
+        if not isinstance(self.sock, ssl.SSLSocket):
+            return
+        try:
+            self.sock.settimeout(2)
+            self.sock = self.sock.unwrap()
+            log('CLOSE-NOTIFY received')
+        except (OSError, ValueError) as e:
+            log('CLOSE-NOTIFY missing:', e)
 
     def read_header(self, until=None):
         until = until or self.deadline

@@ -487,12 +487,13 @@ PROSODY_PID=
 # persist too.  Options: --no-register: allow_registration = false;
 # --wrong-cert: serve the wrong.test certificate; --tls12: TLS 1.2 only
 # (Prosody 0.12 offers SCRAM-SHA-1-PLUS with tls-unique only below 1.3);
-# --cfg LINE / --vhost-cfg LINE: extra Lua lines, global / in the
+# --tickets: issue TLS session tickets (stock Prosody turns them off, so
+# nothing can be resumed); --cfg LINE / --vhost-cfg LINE: extra Lua lines, global / in the
 # VirtualHost (e.g. --cfg 'smacks_hibernation_time = 5').
 prosody_start() {
-	local _reg _cert _tls12 _cfg _vcfg _nl
+	local _reg _cert _tls12 _cfg _vcfg _nl _opts
 	command -v prosody >/dev/null 2>&1 || skip_all "prosody is not installed"
-	_reg=true; _cert=server; _tls12=; _cfg=; _vcfg=
+	_reg=true; _cert=server; _tls12=; _cfg=; _vcfg=; _opts=
 	_nl='
 '
 	while [ $# -gt 0 ]; do
@@ -500,6 +501,7 @@ prosody_start() {
 		--no-register) _reg=false ;;
 		--wrong-cert) _cert=wrong ;;
 		--tls12) _tls12=1 ;;
+		--tickets) _opts='options = { no_ticket = false }; ' ;;
 		--cfg) _cfg=$_cfg$2$_nl; shift ;;
 		--vhost-cfg) _vcfg=$_vcfg"  "$2$_nl; shift ;;
 		*) diag "prosody_start: unknown option $1"; return 2 ;;
@@ -548,10 +550,10 @@ modules_enabled = {
 	"tls"; "saslauth"; "roster"; "disco"; "ping"; "register";
 	"smacks"; "admin_shell"; "posix";
 }
-ssl = { ${_proto}certificate = "$PROSODY_DIR/certs/$DOMAIN.crt"; key = "$PROSODY_DIR/certs/$DOMAIN.key" }
+ssl = { ${_proto}${_opts}certificate = "$PROSODY_DIR/certs/$DOMAIN.crt"; key = "$PROSODY_DIR/certs/$DOMAIN.key" }
 $_cfg
 VirtualHost "$DOMAIN"
-  ssl = { ${_proto}certificate = "$PROSODY_DIR/certs/$DOMAIN.crt"; key = "$PROSODY_DIR/certs/$DOMAIN.key" }
+  ssl = { ${_proto}${_opts}certificate = "$PROSODY_DIR/certs/$DOMAIN.crt"; key = "$PROSODY_DIR/certs/$DOMAIN.key" }
 $_vcfg
 EOF
 	_prosody_launch

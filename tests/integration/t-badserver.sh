@@ -29,7 +29,7 @@ ssdp-mismatch|pre|SASL downgrade detected \(XEP-0474\)
 whitespace-flood|post|too much text between stanzas \(policy-violation\)
 '
 n=$(printf '%s\n' "$SCENARIOS" | grep -c '|')
-plan $((n * 4 + 11))
+plan $((n * 4 + 12))
 
 # ASan's quarantine would look like growth; keep it small (see t-soak).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:print_summary=1:quarantine_size_mb=8
@@ -68,6 +68,8 @@ sleep 0.5
 RSS_BASE=$(rss)
 diag "RSS of a peaceful session: $RSS_BASE kB"
 xmppd_stop >/dev/null || :
+check "a clean stop closes TLS with close_notify" \
+    wait_for 3 grep -q 'CLOSE-NOTIFY received' "$BAD_LOG"
 badserver_stop
 
 while IFS='|' read -r name when ere; do
