@@ -1,13 +1,11 @@
 /*
  * log.c: level-filtered logging to stderr, with sd-daemon(3) "<N>" priority
- * prefixes when stderr is the journal.  There, state-change lines go to the
- * journal directly, with the fields XMPPD_STATE (the new state) and
- * XMPPD_JID, so that "journalctl XMPPD_STATE=auth-failed" finds them.
- * Untrusted text goes through log_escape() before it reaches a log line.
+ * prefixes when stderr is the journal.  There, a journal writer given to
+ * log_init() may take lines itself (notify_journal(): state changes, with
+ * fields).  Untrusted text goes through log_escape() before it reaches a
+ * log line.
  */
 #include "compat.h"
-
-#include <sys/uio.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,24 +14,17 @@
 #include <syslog.h>
 #include <time.h>
 
-#ifdef HAVE_SYSTEMD
-#define SD_JOURNAL_SUPPRESS_LOCATION	/* it would always be log.c */
-#include <systemd/sd-journal.h>
-#endif
-
 #include "log.h"
 #include "xmalloc.h"
 
-#define STATE_CHANGE	"state change "
-
 static void	log_pri(int, const char *, ...)
 	    __attribute__((__format__(printf, 2, 3)));
-static int	log_journal(int, const char *);
 
 static int		 log_debug_on;
 static int		 log_verbose;
 static enum log_dest	 log_dest = LOG_TO_STDERR;
 static char		*log_ctx_jid;
+static log_journal_fn	 log_journal;
 
 static const char *
 log_prio_name(int pri)
@@ -54,12 +45,18 @@ log_prio_name(int pri)
 	}
 }
 
+/*
+ * journal: with LOG_TO_JOURNAL, a function that may take a line to the
+ * journal itself (returning 0) or leave it to stderr (-1).  Kept out of
+ * this file so that programs without a journal need no libsystemd.
+ */
 void
-log_init(int debug, enum log_dest dest)
+log_init(int debug, enum log_dest dest, log_journal_fn journal)
 {
 	log_debug_on = debug;
 	log_verbose = debug;
 	log_dest = dest;
+	log_journal = journal;
 	tzset();
 }
 
@@ -97,67 +94,6 @@ log_set_context(const char *jid, const char *state)
 	}
 }
 
-/*
- * The new state named by a line "state change A -> B, reason: ...", as a
- * length, or 0 when msg is not such a line.
- */
-static size_t
-log_new_state(const char *msg, const char **state)
-{
-	const char	*p;
-
-	if (strncmp(msg, STATE_CHANGE, strlen(STATE_CHANGE)) != 0 ||
-	    (p = strstr(msg, " -> ")) == NULL)
-		return 0;
-	*state = p + 4;
-	return strcspn(*state, ", ");
-}
-
-/*
- * Send a state-change line to the journal with its fields; -1 for any
- * other line, or when the journal does not take it, so that the caller
- * writes it to stderr instead.  Other lines keep to stderr: the journal
- * files them under the unit even when they are the last words of a
- * process that exits at once.
- */
-static int
-log_journal(int pri, const char *msg)
-{
-#ifdef HAVE_SYSTEMD
-	char		 f_msg[2100], f_pri[16], f_state[64], f_jid[1100];
-	struct iovec	 iov[5];
-	const char	*state;
-	size_t		 len;
-	int		 n = 0;
-
-	if ((len = log_new_state(msg, &state)) == 0)
-		return -1;
-	snprintf(f_msg, sizeof(f_msg), "MESSAGE=%s", msg);
-	snprintf(f_pri, sizeof(f_pri), "PRIORITY=%d", pri);
-	snprintf(f_state, sizeof(f_state), "XMPPD_STATE=%.*s", (int)len,
-	    state);
-	iov[n].iov_base = f_msg;
-	iov[n++].iov_len = strlen(f_msg);
-	iov[n].iov_base = f_pri;
-	iov[n++].iov_len = strlen(f_pri);
-	iov[n].iov_base = (char *)"SYSLOG_IDENTIFIER=xmppd";
-	iov[n++].iov_len = strlen("SYSLOG_IDENTIFIER=xmppd");
-	iov[n].iov_base = f_state;
-	iov[n++].iov_len = strlen(f_state);
-	if (log_ctx_jid != NULL) {
-		snprintf(f_jid, sizeof(f_jid), "XMPPD_JID=%s", log_ctx_jid);
-		iov[n].iov_base = f_jid;
-		iov[n++].iov_len = strlen(f_jid);
-	}
-	return sd_journal_sendv(iov, n) < 0 ? -1 : 0;
-#else
-	(void)pri;
-	(void)msg;
-	(void)log_new_state;
-	return -1;
-#endif
-}
-
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
@@ -168,7 +104,8 @@ vlog(int pri, const char *fmt, va_list ap)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_dest == LOG_TO_JOURNAL) {
-		if (log_journal(pri, msg) == -1)
+		if (log_journal == NULL ||
+		    log_journal(pri, msg, log_ctx_jid) == -1)
 			fprintf(stderr, "<%d>%s\n", pri, msg);
 	} else if (log_debug_on) {
 		struct timespec	ts;

@@ -12,7 +12,10 @@ enum log_dest {
 	LOG_TO_JOURNAL,		/* stderr is the journal: "<N>" prefixes */
 };
 
-void	log_init(int debug, enum log_dest);
+/* Takes a line to the journal (0) or declines it (-1); jid may be NULL. */
+typedef int (*log_journal_fn)(int pri, const char *msg, const char *jid);
+
+void	log_init(int debug, enum log_dest, log_journal_fn);
 void	log_setverbose(int);
 int	log_getverbose(void);
 void	log_set_context(const char *jid, const char *state);

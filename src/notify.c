@@ -7,6 +7,7 @@
 #include "compat.h"
 
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,11 +18,79 @@
 #include <event2/event.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION	/* it would always be notify.c */
+#include <systemd/sd-journal.h>
 #endif
 
 #include "notify.h"
 
+#define STATE_CHANGE	"state change "
+
 static struct event	*watchdog_ev;
+
+/*
+ * The new state named by a line "state change A -> B, reason: ...", as a
+ * length, or 0 when msg is not such a line.
+ */
+static size_t
+notify_new_state(const char *msg, const char **state)
+{
+	const char	*p;
+
+	if (strncmp(msg, STATE_CHANGE, strlen(STATE_CHANGE)) != 0 ||
+	    (p = strstr(msg, " -> ")) == NULL)
+		return 0;
+	*state = p + 4;
+	return strcspn(*state, ", ");
+}
+
+/*
+ * For log_init(): send a state-change line to the journal with the fields
+ * XMPPD_STATE (the new state) and XMPPD_JID, so that "journalctl
+ * XMPPD_STATE=auth-failed" finds them; -1 for any
+ * other line, or when the journal does not take it, so that the caller
+ * writes it to stderr instead.  Other lines keep to stderr: the journal
+ * files them under the unit even when they are the last words of a
+ * process that exits at once.
+ */
+int
+notify_journal(int pri, const char *msg, const char *jid)
+{
+#ifdef HAVE_SYSTEMD
+	char		 f_msg[2100], f_pri[16], f_state[64], f_jid[1100];
+	struct iovec	 iov[5];
+	const char	*state;
+	size_t		 len;
+	int		 n = 0;
+
+	if ((len = notify_new_state(msg, &state)) == 0)
+		return -1;
+	snprintf(f_msg, sizeof(f_msg), "MESSAGE=%s", msg);
+	snprintf(f_pri, sizeof(f_pri), "PRIORITY=%d", pri);
+	snprintf(f_state, sizeof(f_state), "XMPPD_STATE=%.*s", (int)len,
+	    state);
+	iov[n].iov_base = f_msg;
+	iov[n++].iov_len = strlen(f_msg);
+	iov[n].iov_base = f_pri;
+	iov[n++].iov_len = strlen(f_pri);
+	iov[n].iov_base = (char *)"SYSLOG_IDENTIFIER=xmppd";
+	iov[n++].iov_len = strlen("SYSLOG_IDENTIFIER=xmppd");
+	iov[n].iov_base = f_state;
+	iov[n++].iov_len = strlen(f_state);
+	if (jid != NULL) {
+		snprintf(f_jid, sizeof(f_jid), "XMPPD_JID=%s", jid);
+		iov[n].iov_base = f_jid;
+		iov[n++].iov_len = strlen(f_jid);
+	}
+	return sd_journal_sendv(iov, n) < 0 ? -1 : 0;
+#else
+	(void)pri;
+	(void)msg;
+	(void)jid;
+	(void)notify_new_state;
+	return -1;
+#endif
+}
 
 static void
 notify_send(const char *msg)

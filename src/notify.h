@@ -24,5 +24,6 @@ void	notify_watchdog_stop(void);
 int	notify_listen_fd(void);
 /* 1 when stderr is connected to the journal ($JOURNAL_STREAM). */
 int	notify_stderr_is_journal(void);
+int	notify_journal(int, const char *, const char *);
 
 #endif

@@ -288,7 +288,7 @@ main(int argc, char *argv[])
 		usage();
 
 	log_init(debug, !debug && notify_stderr_is_journal() ?
-	    LOG_TO_JOURNAL : LOG_TO_STDERR);
+	    LOG_TO_JOURNAL : LOG_TO_STDERR, notify_journal);
 	opt_debug = debug || verbose;
 	if (verbose)
 		log_setverbose(1);

@@ -77,7 +77,7 @@ done
 
 n=0
 failed=0
-echo "1..59"
+echo "1..60"
 
 ok() {
 	n=$((n + 1))
@@ -335,5 +335,9 @@ check "events lines are JSON objects" is_json_lines "$tmp/out"
 check "end of the event stream exits 3" test "$rc" -eq 3 -a \
 	"$(wc -l <"$tmp/out")" -eq 2
 
-[ "$n" -eq 58 ] || echo "# ran $n tests, planned 58"
+# The control client starts fast because it links no more than it needs.
+check "xmppd-ctl links neither libsystemd, OpenSSL nor libevent" \
+	sh -c "! ldd '$CTL' | grep -E 'lib(systemd|crypto|ssl|event)'"
+
+[ "$n" -eq 60 ] || echo "# ran $n tests, planned 60"
 [ "$failed" -eq 0 ]
