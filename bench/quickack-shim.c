@@ -10,7 +10,10 @@
  *   connect  once, right after connect() (the cheapest change);
  *   read     also after every read()/recv*() on the socket (default; what
  *            a daemon would do in its read callback);
- *   off      never (to measure the shim's own cost).
+ *   off      never (to measure the shim's own cost);
+ *   block    never, and the program's own setsockopt(TCP_QUICKACK) calls
+ *            are swallowed (to measure a program that re-arms it itself,
+ *            as xmppd does, without it).
  * QUICKACK_TRACE=FILE appends one line per read/write on a TCP socket,
  * "<unix time> <fd> <r|w> <bytes>", so that the arrival of each TLS record
  * can be lined up with the program's own log (no tcpdump needed).
@@ -32,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { MODE_OFF, MODE_CONNECT, MODE_READ };
+enum { MODE_OFF, MODE_CONNECT, MODE_READ, MODE_BLOCK };
 
 static int	mode = -1;
 static int	trace_fd = -2;
@@ -93,25 +96,40 @@ shim_mode(void)
 			mode = MODE_OFF;
 		else if (m != NULL && strcmp(m, "connect") == 0)
 			mode = MODE_CONNECT;
+		else if (m != NULL && strcmp(m, "block") == 0)
+			mode = MODE_BLOCK;
 		else
 			mode = MODE_READ;
 	}
 	return mode;
 }
 
+#define REAL(name, ret, ...)						\
+	static ret (*real_##name)(__VA_ARGS__);				\
+	if (real_##name == NULL)					\
+		real_##name = (ret (*)(__VA_ARGS__))dlsym(RTLD_NEXT, #name)
+
 static void
 arm(int fd)
 {
 	int	on = 1, saved = errno;
 
-	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+	if (shim_mode() == MODE_BLOCK)
+		return;
+	REAL(setsockopt, int, int, int, int, const void *, socklen_t);
+	real_setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
 	errno = saved;
 }
 
-#define REAL(name, ret, ...)						\
-	static ret (*real_##name)(__VA_ARGS__);				\
-	if (real_##name == NULL)					\
-		real_##name = (ret (*)(__VA_ARGS__))dlsym(RTLD_NEXT, #name)
+int
+setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	REAL(setsockopt, int, int, int, int, const void *, socklen_t);
+	if (shim_mode() == MODE_BLOCK && level == IPPROTO_TCP &&
+	    name == TCP_QUICKACK)
+		return 0;
+	return real_setsockopt(fd, level, name, val, len);
+}
 
 int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
