@@ -956,6 +956,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	 * only once a tag can have ended, or a few KiB have gathered.
 	 */
 	conn_quickack(c);
+	notify_watchdog_kick();
 	if (evbuffer_get_length(in) < FEED_BATCH &&
 	    evbuffer_search(in, ">", 1, NULL).pos == -1)
 		return;
@@ -2046,6 +2047,7 @@ conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	notify_watchdog_kick();
 	if (c->state != CONN_ONLINE)
 		return;
 	if (c->ping_outstanding) {

@@ -3,6 +3,13 @@
  * config is read and the control socket listens (not when online: an
  * outage must not fail the unit); STATUS= on every state change; the
  * watchdog is fed from the event loop, so a wedged loop is noticed.
+ *
+ * The watchdog costs no wake-up of its own when it need not: a timer
+ * feeds it WATCHDOG_USEC/2 after the last feed, but whenever the loop is
+ * awake anyway (notify_watchdog_kick(), from the keepalive timer and the
+ * read callback) and a quarter of WATCHDOG_USEC has passed, it is fed
+ * there and the timer moves out.  With WatchdogSec= above twice the ping
+ * interval (the shipped units) the timer never fires while online.
  */
 #include "compat.h"
 
@@ -13,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -27,6 +35,9 @@
 #define STATE_CHANGE	"state change "
 
 static struct event	*watchdog_ev;
+static struct timeval	 watchdog_half;		/* WATCHDOG_USEC / 2 */
+static uint64_t		 watchdog_quarter_us;	/* WATCHDOG_USEC / 4 */
+static uint64_t		 watchdog_fed_us;	/* CLOCK_MONOTONIC, last feed */
 
 /*
  * The new state named by a line "state change A -> B, reason: ...", as a
@@ -167,13 +178,38 @@ notify_state(const char *state, const char *jid, const char *reason,
 		notify_status("%s: %s", state, reason);
 }
 
+static uint64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+watchdog_feed(void)
+{
+	notify_send("WATCHDOG=1");
+	watchdog_fed_us = mono_us();
+	event_add(watchdog_ev, &watchdog_half);	/* the fallback moves out */
+}
+
 static void
 watchdog_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	notify_send("WATCHDOG=1");
+	watchdog_feed();
+}
+
+void
+notify_watchdog_kick(void)
+{
+	if (watchdog_ev != NULL &&
+	    mono_us() - watchdog_fed_us >= watchdog_quarter_us)
+		watchdog_feed();
 }
 
 void
@@ -181,18 +217,15 @@ notify_watchdog_start(struct event_base *base)
 {
 #ifdef HAVE_SYSTEMD
 	uint64_t	usec;
-	struct timeval	tv;
 
 	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return;
-	usec /= 2;
-	tv.tv_sec = usec / 1000000;
-	tv.tv_usec = usec % 1000000;
-	watchdog_ev = event_new(base, -1, EV_PERSIST, watchdog_cb, NULL);
-	if (watchdog_ev == NULL)
+	watchdog_half.tv_sec = usec / 2 / 1000000;
+	watchdog_half.tv_usec = usec / 2 % 1000000;
+	watchdog_quarter_us = usec / 4;
+	if ((watchdog_ev = evtimer_new(base, watchdog_cb, NULL)) == NULL)
 		return;
-	event_add(watchdog_ev, &tv);
-	notify_send("WATCHDOG=1");
+	watchdog_feed();
 #else
 	(void)base;
 	(void)watchdog_cb;

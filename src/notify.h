@@ -17,8 +17,13 @@ void	notify_status(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 /* STATUS= for a connection state, e.g. "online as a@b/c". */
 void	notify_state(const char *state, const char *jid, const char *reason,
 	    uint32_t retry_ms, const char *peer);
-/* Send WATCHDOG=1 from the loop every WATCHDOG_USEC/2, if enabled. */
+/*
+ * Send WATCHDOG=1 from the loop at least every WATCHDOG_USEC/2, if
+ * enabled.  kick: the loop is awake anyway; feed now if a quarter of
+ * WATCHDOG_USEC has passed, saving the timer's wake-up.
+ */
 void	notify_watchdog_start(struct event_base *);
+void	notify_watchdog_kick(void);
 void	notify_watchdog_stop(void);
 /* The fd systemd passed as FileDescriptorName=control, or -1. */
 int	notify_listen_fd(void);

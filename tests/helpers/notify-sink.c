@@ -1,7 +1,7 @@
 /*
  * notify-sink: a stand-in for systemd's notification socket in tests.
  *
- *	notify-sink PATH OUTFILE
+ *	notify-sink PATH OUTFILE [STAMPFILE]
  *
  * Binds an AF_UNIX datagram socket at PATH (a leading '@' means the
  * abstract namespace, as in $NOTIFY_SOCKET) and appends every datagram
@@ -9,7 +9,10 @@
  * becomes the two lines "READY=1" and "STATUS=x".  Each datagram is
  * written with one write(2) on an O_APPEND descriptor, so a reader never
  * sees half a datagram.  File descriptors passed along (FDSTORE=1) are
- * closed.  SIGTERM or SIGINT: unlink PATH and exit 0.
+ * closed.  With STAMPFILE, each datagram is also appended there as one
+ * line, "SECONDS.MICROS ASSIGNMENTS", with the CLOCK_MONOTONIC time it
+ * was received and its assignments separated by spaces (for tests of
+ * when things are sent).  SIGTERM or SIGINT: unlink PATH and exit 0.
  *
  * The socket exists (and OUTFILE has been created) once PATH appears, so
  * a test may wait for "test -S PATH" before starting the daemon.
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_DATAGRAM	(64 * 1024)
@@ -47,7 +51,7 @@ on_signal(int sig)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: notify-sink PATH OUTFILE\n");
+	fprintf(stderr, "usage: notify-sink PATH OUTFILE [STAMPFILE]\n");
 	exit(2);
 }
 
@@ -151,6 +155,8 @@ int
 main(int argc, char *argv[])
 {
 	static char		 buf[MAX_DATAGRAM], lines[MAX_DATAGRAM + 2];
+	static char		 stamp[MAX_DATAGRAM + 64];
+	struct timespec		 ts;
 	union {
 		struct cmsghdr	 hdr;
 		char		 buf[CMSG_SPACE(sizeof(int) * 64)];
@@ -164,9 +170,10 @@ main(int argc, char *argv[])
 	socklen_t		 sunlen;
 	ssize_t			 n;
 	size_t			 len;
-	int			 s, out, status = 0;
+	size_t			 i;
+	int			 s, out, stamps = -1, status = 0, k;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		usage();
 
 	memset(&sa, 0, sizeof(sa));
@@ -191,6 +198,12 @@ main(int argc, char *argv[])
 	out = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (out == -1) {
 		fprintf(stderr, "notify-sink: %s: %s\n", argv[2],
+		    strerror(errno));
+		return 1;
+	}
+	if (argc == 4 && (stamps = open(argv[3], O_WRONLY | O_CREAT |
+	    O_APPEND | O_CLOEXEC, 0644)) == -1) {
+		fprintf(stderr, "notify-sink: %s: %s\n", argv[3],
 		    strerror(errno));
 		return 1;
 	}
@@ -229,7 +242,18 @@ main(int argc, char *argv[])
 		if (msg.msg_flags & MSG_TRUNC)
 			fprintf(stderr, "notify-sink: datagram truncated to "
 			    "%zd bytes\n", n);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		len = datagram_to_lines(buf, (size_t)n, lines);
+		if (len > 0 && stamps != -1) {
+			k = snprintf(stamp, sizeof(stamp), "%lld.%06ld ",
+			    (long long)ts.tv_sec, ts.tv_nsec / 1000);
+			for (i = 0; i < len && (size_t)k < sizeof(stamp) - 1;
+			    i++)
+				stamp[k++] = lines[i] == '\n' ? ' ' : lines[i];
+			stamp[k - 1] = '\n';	/* the last newline */
+			if (write_all(stamps, stamp, (size_t)k) == -1)
+				status = 1;
+		}
 		if (len > 0 && write_all(out, lines, len) == -1) {
 			fprintf(stderr, "notify-sink: write %s: %s\n", argv[2],
 			    strerror(errno));
@@ -242,5 +266,7 @@ main(int argc, char *argv[])
 	if (argv[1][0] != '@')
 		unlink(argv[1]);
 	close(out);
+	if (stamps != -1)
+		close(stamps);
 	return status;
 }

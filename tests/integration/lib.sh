@@ -48,8 +48,8 @@
 #  vars     T DOMAIN BOT_USER BOT_PASSWORD BOT_JID XMPPD XMPPD_CTL
 #           NOTIFY_SINK BADSERVER PROSODY_PORT PROSODY_TLS_PORT PROSODY_PID
 #           PROSODY_CFG PROSODY_DIR XMPPD_CONF XMPPD_SOCK XMPPD_LOG XMPPD_PID
-#           NOTIFY_SOCKET_PATH NOTIFY_OUT NOTIFY_PID CLIENT_PID BAD_PORT
-#           BAD_PID BAD_LOG
+#           NOTIFY_SOCKET_PATH NOTIFY_OUT NOTIFY_STAMPS NOTIFY_PID
+#           CLIENT_PID BAD_PORT BAD_PID BAD_LOG
 #
 # Conventions:
 #  - Functions return 0/1 and never exit, except bail and skip_all.
@@ -841,6 +841,7 @@ XMPPD_LOG=$T/xmppd.log
 XMPPD_PID=
 NOTIFY_SOCKET_PATH=$T/notify.sock
 NOTIFY_OUT=$T/notify.out
+NOTIFY_STAMPS=$T/notify.stamps	# "MONOTONIC-SECONDS ASSIGNMENTS" per datagram
 NOTIFY_PID=
 _xmppd_n=0
 
@@ -933,8 +934,10 @@ notify_sink_start() {
 	[ -n "$NOTIFY_PID" ] && { stop_pid "$NOTIFY_PID" 5 || :; }
 	NOTIFY_PID=
 	[ -e "$NOTIFY_OUT" ] && mv "$NOTIFY_OUT" "$NOTIFY_OUT.$_xmppd_n"
+	[ -e "$NOTIFY_STAMPS" ] && mv "$NOTIFY_STAMPS" "$NOTIFY_STAMPS.$_xmppd_n"
 	rm -f "$NOTIFY_SOCKET_PATH"
-	"$NOTIFY_SINK" "$NOTIFY_SOCKET_PATH" "$NOTIFY_OUT" </dev/null \
+	"$NOTIFY_SINK" "$NOTIFY_SOCKET_PATH" "$NOTIFY_OUT" "$NOTIFY_STAMPS" \
+	    </dev/null \
 	    >>"$T/notify-sink.log" 2>&1 &
 	NOTIFY_PID=$!
 	track_pid notify-sink "$NOTIFY_PID"

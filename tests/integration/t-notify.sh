@@ -3,12 +3,13 @@
 # notify-sink standing in for systemd: READY=1 once it listens, STATUS=
 # lines a person understands, RELOADING=1 then READY=1 around a reload
 # (also a failed one), WATCHDOG=1 every WATCHDOG_USEC/2 from the event
-# loop and only for the WATCHDOG_PID it is meant for, STOPPING=1 on
-# SIGTERM.
+# loop and only for the WATCHDOG_PID it is meant for, fed by the
+# keepalive's wake-ups instead of a timer of its own when they come often
+# enough, STOPPING=1 on SIGTERM.
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 21
+plan 24
 
 prosody_start || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
@@ -100,5 +101,27 @@ unset WATCHDOG_USEC WATCHDOG_PID
 wait_notify 10 '^READY=1$' || :
 sleep 0.6
 is "$(count '^WATCHDOG=1$')" 0 "another process's WATCHDOG_PID: no WATCHDOG=1"
+xmppd_stop
+
+# --- the watchdog rides on the keepalive --------------------------------------------
+# WATCHDOG_USEC = 6 s (its own timer: 3 s after the last feed) and a ping
+# every 2 s: every WATCHDOG=1 must come with a ping, 2 s apart, never 3 s
+# (a timer wake-up of its own) nor twice per ping.
+write_conf "$T/ping2.conf" ping_interval=2
+XMPPD_WATCHDOG_USEC=6000000
+xmppd_start "$T/ping2.conf"
+XMPPD_WATCHDOG_USEC=
+wait_notify 10 '^READY=1$' || :
+check "online with pings every 2 s" xmppd_ctl -t 20 wait-online
+sleep 9
+t_on=$(awk '/STATUS=online as/ { print $1; exit }' "$NOTIFY_STAMPS")
+gaps=$(awk -v t0="${t_on:-0}" '$2 == "WATCHDOG=1" && $1 > t0 + 0.5 {
+	if (p) printf "%.2f ", $1 - p; p = $1 }' "$NOTIFY_STAMPS")
+diag "seconds between WATCHDOG=1 once online: $gaps"
+ok "$(echo "$gaps" | awk '{ exit !(NF >= 3) }' && echo 0 || echo 1)" \
+    "WATCHDOG=1 kept coming while online"
+ok "$(echo "$gaps" | awk '{ for (i = 1; i <= NF; i++)
+	if ($i < 1.8 || $i > 2.4) exit 1 }' && echo 0 || echo 1)" \
+    "... each with a ping, 2 s apart: no wake-up of its own"
 xmppd_stop
 check "no sanitizer reports" no_sanitizer_reports
