@@ -58,11 +58,10 @@ notify_new_state(const char *msg, const char **state)
 /*
  * For log_init(): send a state-change line to the journal with the fields
  * XMPPD_STATE (the new state) and XMPPD_JID, so that "journalctl
- * XMPPD_STATE=auth-failed" finds them; -1 for any
- * other line, or when the journal does not take it, so that the caller
- * writes it to stderr instead.  Other lines keep to stderr: the journal
- * files them under the unit even when they are the last words of a
- * process that exits at once.
+ * XMPPD_STATE=auth-failed" finds them.  -1 for any other line, or when
+ * the journal does not take it, so that the caller writes it to stderr
+ * instead.  Other lines keep to stderr: the journal files them under the
+ * unit even when they are the last words of a process that exits at once.
  */
 int
 notify_journal(int pri, const char *msg, const char *jid)
