@@ -75,6 +75,7 @@
 #define STABLE_SECONDS		60	/* online this long resets backoff */
 #define MAX_REDIRECTS		5
 #define OUTPUT_MAX		(1024 * 1024)
+#define OUT_KEEP		(16 * 1024)	/* largest send buffer kept */
 #define READ_HIGHWAT		(64 * 1024)
 #define FEED_BATCH		4096
 #define PROBE_TIMEOUT		5	/* seconds, after a network change */
@@ -182,6 +183,8 @@ struct conn {
 	int			 redirects;
 
 	/* stream */
+	char			*out;		/* serialized stanza, reused */
+	size_t			 out_cap;
 	struct xml_parser	*xml;
 	struct stanza		*features;
 	enum {
@@ -310,14 +313,18 @@ conn_send_free(struct conn *c, struct stanza *s)
 static void
 conn_send(struct conn *c, struct stanza *s)
 {
-	char	*out;
-	size_t	 len;
+	size_t	len;
 
-	out = stanza_to_string(s, NS_CLIENT, &len);
-	conn_send_raw(c, out, len);
+	len = stanza_serialize(s, NS_CLIENT, &c->out, &c->out_cap);
+	conn_send_raw(c, c->out, len);
 	if (c->sm.enabled)
-		conn_sm_track(c, s, out, len);
-	free(out);
+		conn_sm_track(c, s, c->out, len);
+	/* A big stanza's buffer is not kept for the small ones after it. */
+	if (c->out_cap > OUT_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
 }
 
 static void
@@ -3005,5 +3012,6 @@ conn_free(struct conn *c)
 	free(c->show);
 	free(c->status);
 	free(c->redirect_host);
+	free(c->out);
 	free(c);
 }

@@ -727,6 +727,19 @@ stanza_to_string(const struct stanza *s, const char *inherited_ns,
 	return buf_finish(&b, lenp);
 }
 
+size_t
+stanza_serialize(const struct stanza *s, const char *inherited_ns,
+    char **bufp, size_t *capp)
+{
+	struct buf	b = { *bufp, 0, *capp };
+
+	stanza_write(&b, s, inherited_ns);
+	buf_finish(&b, NULL);
+	*bufp = b.p;
+	*capp = b.cap;
+	return b.len;
+}
+
 char *
 xml_escape(const char *s, size_t len)
 {

@@ -75,6 +75,15 @@ struct stanza	*stanza_parent(const struct stanza *);
 char		*stanza_to_string(const struct stanza *, const char *inherited_ns,
 		    size_t *lenp);
 
+/*
+ * The same into *bufp, a buffer of *capp bytes that the caller keeps
+ * across calls (NULL and 0 at first) and frees: grown as needed, so that
+ * sending costs no allocation once it is big enough.  Returns the length
+ * of the NUL-terminated result.
+ */
+size_t		 stanza_serialize(const struct stanza *, const char *inherited_ns,
+		    char **bufp, size_t *capp);
+
 /* Escape text for XML character data and attribute values (new string). */
 char		*xml_escape(const char *, size_t);
 

@@ -11,6 +11,7 @@
 
 #include "stanza.h"
 #include "tap.h"
+#include "xmalloc.h"
 
 static void	test_build(void);
 static void	test_attrs(void);
@@ -20,6 +21,7 @@ static void	test_children(void);
 static void	test_text(void);
 static void	test_deep(void);
 static void	test_parsed(void);
+static void	test_serialize_reuse(void);
 static int	aborts_adopting_inner(void);
 
 static void
@@ -337,6 +339,37 @@ test_parsed(void)
 	ok(aborts_adopting_inner(), "adopting an inner parsed element aborts");
 }
 
+/* Serializing into a kept buffer allocates only while it grows. */
+static void
+test_serialize_reuse(void)
+{
+	struct stanza		*s;
+	unsigned long long	 before;
+	char			*buf = NULL, *ref;
+	size_t			 cap = 0, len = 0;
+	int			 i, same = 1;
+
+	s = stanza_new("iq", NULL);
+	stanza_set_attr(s, "type", "result");
+	stanza_set_attr(s, "id", "p<1>");
+	stanza_add_text_child(s, "query", "jabber:iq:version", "x & y");
+	ref = stanza_to_string(s, "jabber:client", NULL);
+	len = stanza_serialize(s, "jabber:client", &buf, &cap);
+	is_str(buf, ref, "same text as stanza_to_string");
+	is_int((long long)len, (long long)strlen(ref), "its length");
+	before = xmalloc_calls;
+	for (i = 0; i < 100; i++) {
+		len = stanza_serialize(s, "jabber:client", &buf, &cap);
+		same = same && len == strlen(ref) && strcmp(buf, ref) == 0;
+	}
+	ok(same, "100 times the same");
+	is_int((long long)(xmalloc_calls - before), 0,
+	    "no allocation once the buffer is big enough");
+	free(ref);
+	free(buf);
+	stanza_free(s);
+}
+
 int
 main(void)
 {
@@ -348,5 +381,6 @@ main(void)
 	test_text();
 	test_deep();
 	test_parsed();
+	test_serialize_reuse();
 	return done_testing();
 }
