@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,13 +30,14 @@
 #endif
 
 #include "notify.h"
+#include "util.h"
 
 #define STATE_CHANGE	"state change "
 
 static struct event	*watchdog_ev;
 static struct timeval	 watchdog_half;		/* WATCHDOG_USEC / 2 */
-static uint64_t		 watchdog_quarter_us;	/* WATCHDOG_USEC / 4 */
-static uint64_t		 watchdog_fed_us;	/* CLOCK_MONOTONIC, last feed */
+static uint64_t		 watchdog_quarter_ms;	/* WATCHDOG_USEC / 4 */
+static uint64_t		 watchdog_fed_ms;	/* monotime_ms() of the last feed */
 
 /*
  * The new state named by a line "state change A -> B, reason: ...", as a
@@ -177,20 +177,11 @@ notify_state(const char *state, const char *jid, const char *reason,
 		notify_status("%s: %s", state, reason);
 }
 
-static uint64_t
-mono_us(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void
 watchdog_feed(void)
 {
 	notify_send("WATCHDOG=1");
-	watchdog_fed_us = mono_us();
+	watchdog_fed_ms = monotime_ms();
 	event_add(watchdog_ev, &watchdog_half);	/* the fallback moves out */
 }
 
@@ -207,7 +198,7 @@ void
 notify_watchdog_kick(void)
 {
 	if (watchdog_ev != NULL &&
-	    mono_us() - watchdog_fed_us >= watchdog_quarter_us)
+	    monotime_ms() - watchdog_fed_ms >= watchdog_quarter_ms)
 		watchdog_feed();
 }
 
@@ -221,7 +212,7 @@ notify_watchdog_start(struct event_base *base)
 		return;
 	watchdog_half.tv_sec = usec / 2 / 1000000;
 	watchdog_half.tv_usec = usec / 2 % 1000000;
-	watchdog_quarter_us = usec / 4;
+	watchdog_quarter_ms = usec / 4000;
 	if ((watchdog_ev = evtimer_new(base, watchdog_cb, NULL)) == NULL)
 		return;
 	watchdog_feed();

@@ -89,6 +89,7 @@ static void XMLCALL xml_text(void *, const XML_Char *, int);
 static void XMLCALL xml_nsdecl(void *, const XML_Char *, const XML_Char *);
 static void XMLCALL xml_xmldecl(void *, const XML_Char *, const XML_Char *,
 		    int);
+static void	 xml_refuse(void *, const char *);
 static void XMLCALL xml_doctype(void *, const XML_Char *, const XML_Char *,
 		    const XML_Char *, int);
 static void XMLCALL xml_entity(void *, const XML_Char *, int,
@@ -536,6 +537,13 @@ xml_xmldecl(void *arg, const XML_Char *version, const XML_Char *encoding,
  * them any entity expansion bomb, are refused unseen.  The other
  * declaration handlers only back that up.
  */
+static void
+xml_refuse(void *arg, const char *what)
+{
+	if (((struct xml_parser *)arg)->state == XP_RUNNING)
+		xml_abort(arg, "restricted-xml", what);
+}
+
 static void XMLCALL
 xml_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
     const XML_Char *pubid, int has_internal_subset)
@@ -544,8 +552,7 @@ xml_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
 	(void)sysid;
 	(void)pubid;
 	(void)has_internal_subset;
-	if (((struct xml_parser *)arg)->state == XP_RUNNING)
-		xml_abort(arg, "restricted-xml", "DOCTYPE not allowed");
+	xml_refuse(arg, "DOCTYPE not allowed");
 }
 
 static void XMLCALL
@@ -561,9 +568,7 @@ xml_entity(void *arg, const XML_Char *name, int is_param,
 	(void)sysid;
 	(void)pubid;
 	(void)notation;
-	if (((struct xml_parser *)arg)->state == XP_RUNNING)
-		xml_abort(arg, "restricted-xml",
-		    "entity declaration not allowed");
+	xml_refuse(arg, "entity declaration not allowed");
 }
 
 static void XMLCALL
@@ -575,9 +580,7 @@ xml_unparsed(void *arg, const XML_Char *name, const XML_Char *base,
 	(void)sysid;
 	(void)pubid;
 	(void)notation;
-	if (((struct xml_parser *)arg)->state == XP_RUNNING)
-		xml_abort(arg, "restricted-xml",
-		    "entity declaration not allowed");
+	xml_refuse(arg, "entity declaration not allowed");
 }
 
 static void XMLCALL
@@ -588,9 +591,7 @@ xml_notation(void *arg, const XML_Char *name, const XML_Char *base,
 	(void)base;
 	(void)sysid;
 	(void)pubid;
-	if (((struct xml_parser *)arg)->state == XP_RUNNING)
-		xml_abort(arg, "restricted-xml",
-		    "notation declaration not allowed");
+	xml_refuse(arg, "notation declaration not allowed");
 }
 
 static void XMLCALL
@@ -598,17 +599,14 @@ xml_pi(void *arg, const XML_Char *target, const XML_Char *data)
 {
 	(void)target;
 	(void)data;
-	if (((struct xml_parser *)arg)->state == XP_RUNNING)
-		xml_abort(arg, "restricted-xml",
-		    "processing instruction not allowed");
+	xml_refuse(arg, "processing instruction not allowed");
 }
 
 static void XMLCALL
 xml_comment(void *arg, const XML_Char *data)
 {
 	(void)data;
-	if (((struct xml_parser *)arg)->state == XP_RUNNING)
-		xml_abort(arg, "restricted-xml", "comment not allowed");
+	xml_refuse(arg, "comment not allowed");
 }
 
 int
