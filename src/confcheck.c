@@ -84,7 +84,7 @@ check_control_socket(const struct config *c, char **cause)
 		else if (access(dir, W_OK | X_OK) == -1)
 			xasprintf(&msg, "cannot create the socket in %s: %s",
 			    dir, strerror(errno));
-	} else if (errno != ENOENT)
+	} else if (errno != ENOENT && errno != ENOTDIR)
 		xasprintf(&msg, "%s: %s", dir, strerror(errno));
 	else {
 		parent = xstrdup(dir);
