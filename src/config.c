@@ -253,6 +253,8 @@ set_jid(struct config *c, const char *v, char **msg)
 static int
 set_password(struct config *c, const char *v, char **msg)
 {
+	size_t	n;
+
 	if (*v == '\0') {
 		*msg = xstrdup("empty password");
 		return -1;
@@ -260,6 +262,12 @@ set_password(struct config *c, const char *v, char **msg)
 	if (strlen(v) > CONF_PASSWORD_MAX) {
 		xasprintf(msg, "password too long (max %d bytes)",
 		    CONF_PASSWORD_MAX);
+		return -1;
+	}
+	/* SASL refuses them at login; say so now (the tab passes lines). */
+	if ((n = strcspn(v, "\t\x7f")) != strlen(v)) {
+		xasprintf(msg, "control character in password at byte %zu",
+		    n);
 		return -1;
 	}
 	c->password = xstrdup(v);

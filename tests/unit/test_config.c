@@ -1035,6 +1035,9 @@ leaf_fixes(void)
 	config_free(parse_ok(text, "password of 1024 bytes"));
 	free(text);
 
+	parse_err(JID "password = a\tb\n", "t.conf:2: password: control "
+	    "character in password at byte 1", "tab in password");
+
 	/* Text XML forbids, in any value, named with its position. */
 	parse_err(JID "presence_status = ok\xef\xbf\xbe\n",
 	    "t.conf:2: presence_status: character U+FFFE at byte 2 is not "
