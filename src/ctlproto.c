@@ -346,8 +346,10 @@ ctl_check_args(const struct ctl_cmd_info *ci, struct ctl_request *req,
 			while (*t == '\t' || *t == ' ')
 				t++;
 			req->argv[1] = t;
-			if (*t == '\0')
+			if (*t == '\0') {
+				req->argv[1] = NULL;
 				req->argc = 1;
+			}
 		}
 		break;
 	case CTL_UNREGISTER:

@@ -176,6 +176,10 @@ test_rest(void)
 	is_int(parse("presence away    ", &req, &code, &errstr), 0,
 	    "blank status");
 	is_int(req.argc, 1, "blank status is no status");
+	ok(req.argv[1] == NULL, "... and argv[1] is cleared");
+	is_int(parse("presence away \t", &req, &code, &errstr), 0,
+	    "tab-only status");
+	ok(req.argc == 1 && req.argv[1] == NULL, "tab-only status is none");
 }
 
 static void
