@@ -43,6 +43,7 @@
 #define CONF_FILE_MAX	(1024 * 1024)	/* bytes in a config file */
 #define CONF_LINE_MAX	4096		/* bytes in a line, without '\n' */
 #define CONF_SECRET_MAX	4096		/* bytes in a password file */
+#define CONF_PASSWORD_MAX 1024		/* bytes of a password (SASL's limit) */
 #define CONF_STATUS_MAX	1024		/* bytes of presence_status */
 #define CONF_STANZA_MIN	4096
 #define CONF_STANZA_MAX	(16 * 1024 * 1024)
@@ -105,7 +106,7 @@ static int	 set_log_level(struct config *, const char *, char **);
 
 static int	 read_file(int, const char *, size_t, char **, size_t *,
 		    char **);
-static int	 read_secret(const char *, char **, char **);
+static int	 read_secret(const char *, char **, int *, char **);
 static void	 print_str(FILE *, const char *, const char *);
 
 /* clang-format off */
@@ -229,11 +230,20 @@ set_jid(struct config *c, const char *v, char **msg)
 		xasprintf(msg, "invalid JID '%s': %s", v, errstr);
 		return -1;
 	}
-	/* The account is user@domain; a bare domain cannot log in. */
+	/*
+	 * The account is user@domain; a bare domain cannot log in.  A word
+	 * without a dot ("bot") is a user that lacks its domain.
+	 */
 	if (c->jid.local == NULL) {
+		if (strchr(c->jid.domain, '.') == NULL &&
+		    strchr(c->jid.domain, ':') == NULL)
+			xasprintf(msg, "invalid JID '%s': missing domain "
+			    "(expected user@domain, as in %s@example.org)",
+			    v, c->jid.domain);
+		else
+			xasprintf(msg, "invalid JID '%s': missing localpart "
+			    "(expected user@domain)", v);
 		jid_clear(&c->jid);
-		xasprintf(msg, "invalid JID '%s': missing localpart "
-		    "(expected user@domain)", v);
 		return -1;
 	}
 	c->jid_str = xstrdup(v);
@@ -243,8 +253,21 @@ set_jid(struct config *c, const char *v, char **msg)
 static int
 set_password(struct config *c, const char *v, char **msg)
 {
+	size_t	n;
+
 	if (*v == '\0') {
 		*msg = xstrdup("empty password");
+		return -1;
+	}
+	if (strlen(v) > CONF_PASSWORD_MAX) {
+		xasprintf(msg, "password too long (max %d bytes)",
+		    CONF_PASSWORD_MAX);
+		return -1;
+	}
+	/* SASL refuses them at login; say so now (the tab passes lines). */
+	if ((n = strcspn(v, "\t\x7f")) != strlen(v)) {
+		xasprintf(msg, "control character in password at byte %zu",
+		    n);
 		return -1;
 	}
 	c->password = xstrdup(v);
@@ -665,6 +688,7 @@ conf_kv(struct conf_parser *p, int line, char *s)
 	const struct conf_key	*k;
 	const char		*err;
 	char			*eq, *key, *val, *msg = NULL;
+	char			 xmlerr[XML_TEXT_ERR_MAX];
 	size_t			 idx;
 
 	if ((eq = strchr(s, '=')) == NULL)
@@ -685,6 +709,9 @@ conf_kv(struct conf_parser *p, int line, char *s)
 		return conf_error(p, line, key, "missing value");
 	if (*val == '"' && conf_unquote(val, &err) == -1)
 		return conf_error(p, line, key, "%s", err);
+	/* Values end up in stanzas (presence_status) or names. */
+	if (!xml_text_valid(val, strlen(val), xmlerr, sizeof(xmlerr)))
+		return conf_error(p, line, key, "%s", xmlerr);
 	if (k->set(p->conf, val, &msg) == -1) {
 		conf_error(p, line, key, "%s", msg);
 		free(msg);
@@ -801,6 +828,10 @@ config_parse(const char *name, const char *buf, size_t len, char **cause)
 	}
 	if (rc == 0)
 		rc = conf_finish(&p);
+	if (rc == 0) {
+		p.conf->key_lines = xcalloc(nitems(conf_keys), sizeof(int));
+		memcpy(p.conf->key_lines, seen, sizeof(seen));
+	}
 	if (rc == -1) {
 		config_free(p.conf);
 		*cause = p.cause;
@@ -895,13 +926,18 @@ config_load(const char *path, char **cause)
 	return c;
 }
 
-/* Read a password from a file: one line, trailing CR/LF dropped. */
+/*
+ * Read a password from a file: one line, trailing CR/LF dropped, at most
+ * CONF_PASSWORD_MAX bytes, no control character (SASL refuses them).
+ * *exposed is set when group or others may read the file.
+ */
 static int
-read_secret(const char *path, char **out, char **cause)
+read_secret(const char *path, char **out, int *exposed, char **cause)
 {
-	char	*buf;
-	size_t	 len;
-	int	 fd, rc;
+	struct stat	 st;
+	char		*buf;
+	size_t		 len, i;
+	int		 fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
 	    O_NONBLOCK)) == -1) {
@@ -909,17 +945,28 @@ read_secret(const char *path, char **out, char **cause)
 		return -1;
 	}
 	rc = read_file(fd, path, CONF_SECRET_MAX, &buf, &len, cause);
+	*exposed = rc == 0 && fstat(fd, &st) == 0 &&
+	    (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
 	close(fd);
 	if (rc == -1)
 		return -1;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
+	for (i = 0; i < len; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			break;
 	if (len == 0)
 		xasprintf(cause, "%s: empty password", path);
+	else if (len > CONF_PASSWORD_MAX)
+		xasprintf(cause, "%s: password too long (%zu bytes, max %d)",
+		    path, len, CONF_PASSWORD_MAX);
 	else if (memchr(buf, '\0', len) != NULL)
 		xasprintf(cause, "%s: NUL byte in password", path);
 	else if (!utf8_valid(buf, len))
 		xasprintf(cause, "%s: password is not valid UTF-8", path);
+	else if (i < len)
+		xasprintf(cause, "%s: control character in password at byte "
+		    "%zu", path, i);
 	else {
 		*out = buf;
 		return 0;
@@ -938,21 +985,28 @@ int
 config_load_password(struct config *c, char **cause)
 {
 	const char	*dir;
-	char		*path = NULL, *pw = NULL;
-	int		 rc;
+	char		*path = NULL, *pw = NULL, *why;
+	int		 rc, exposed = 0;
 
 	*cause = NULL;
 	if (c->password_in_config)
 		return 0;
-	if (c->password_file != NULL)
-		rc = read_secret(c->password_file, &pw, cause);
-	else if ((dir = getenv("CREDENTIALS_DIRECTORY")) != NULL &&
+	if (c->password_file != NULL) {
+		rc = read_secret(c->password_file, &pw, &exposed, cause);
+		/* Say where the file was named: "FILE:LINE: password_file:". */
+		if (rc == -1) {
+			why = *cause;
+			*cause = config_key_error(c, "password_file", why);
+			free(why);
+		} else
+			c->password_exposed = exposed;
+	} else if ((dir = getenv("CREDENTIALS_DIRECTORY")) != NULL &&
 	    *dir != '\0') {
 		xasprintf(&path, "%s/password", dir);
 		if (access(path, F_OK) == -1 && errno == ENOENT)
 			rc = -2;
 		else
-			rc = read_secret(path, &pw, cause);
+			rc = read_secret(path, &pw, &exposed, cause);
 		free(path);
 	} else
 		rc = -2;
@@ -986,7 +1040,31 @@ config_free(struct config *c)
 	free(c->control_socket);
 	free(c->control_group);
 	free(c->state_dir);
+	free(c->key_lines);
 	free(c);
+}
+
+int
+config_key_line(const struct config *c, const char *key)
+{
+	const struct conf_key	*k;
+
+	if (c->key_lines == NULL || (k = conf_lookup(key)) == NULL)
+		return 0;
+	return c->key_lines[k - conf_keys];
+}
+
+char *
+config_key_error(const struct config *c, const char *key, const char *msg)
+{
+	char	*s;
+	int	 line = config_key_line(c, key);
+
+	if (line > 0)
+		xasprintf(&s, "%s:%d: %s: %s", c->path, line, key, msg);
+	else
+		xasprintf(&s, "%s: %s: %s", c->path, key, msg);
+	return s;
 }
 
 /* --- printing ----------------------------------------------------------- */

@@ -51,6 +51,7 @@ struct config {
 	int		 resume_after_restart;	/* SIGTERM keeps the session */
 	char		*state_dir;
 	int		 log_verbose;	/* log_level = debug */
+	int		*key_lines;	/* line of each key, 0: not set */
 };
 
 /*
@@ -71,6 +72,11 @@ void		 config_free(struct config *);
 int		 config_load_password(struct config *, char **cause);
 /* Print the effective config as key = value lines, password hidden. */
 void		 config_print(const struct config *, FILE *);
+/* The line that set key, or 0 when the file does not set it. */
+int		 config_key_line(const struct config *, const char *key);
+/* New "FILE:LINE: KEY: msg" string (without LINE when key is unset). */
+char		*config_key_error(const struct config *, const char *key,
+		    const char *msg);
 
 /* Defaults */
 #define CONFIG_DEFAULT_MAX_STANZA	(256 * 1024)

@@ -25,7 +25,7 @@ static int	 ctl_unknown(const char *, const char **, const char **);
 static int	 ctl_has_control(const char *, size_t);
 static char	*ctl_word(char **, char *);
 static int	 ctl_check_args(const struct ctl_cmd_info *,
-		    const struct ctl_request *, const char **, const char **);
+		    struct ctl_request *, const char **, const char **);
 static int	 ctl_valid_show(const char *);
 
 /*
@@ -104,6 +104,7 @@ int
 ctl_parse_request(char *line, size_t len, struct ctl_request *req,
     const char **code, const char **errstr)
 {
+	static char			 xmlerr[XML_TEXT_ERR_MAX];
 	const struct ctl_cmd_info	*ci;
 	char				*p, *end, *word;
 
@@ -124,6 +125,9 @@ ctl_parse_request(char *line, size_t len, struct ctl_request *req,
 	if (ctl_has_control(line, len))
 		return ctl_fail(code, errstr, CTL_ERR_ENCODING,
 		    "control character in request");
+	/* Text XML forbids would break the stream at every login. */
+	if (!xml_text_valid(line, len, xmlerr, sizeof(xmlerr)))
+		return ctl_fail(code, errstr, CTL_ERR_ENCODING, xmlerr);
 	line[len] = '\0';
 
 	p = line;
@@ -319,15 +323,34 @@ ctl_word(char **pp, char *end)
 }
 
 static int
-ctl_check_args(const struct ctl_cmd_info *ci, const struct ctl_request *req,
+ctl_check_args(const struct ctl_cmd_info *ci, struct ctl_request *req,
     const char **code, const char **errstr)
 {
+	char	*t, *e;
+
 	switch (ci->cmd) {
 	case CTL_PRESENCE:
 		if (!ctl_valid_show(req->argv[0]))
 			return ctl_fail(code, errstr, CTL_ERR_USAGE,
 			    "SHOW must be one of available, away, chat, "
 			    "dnd, xa");
+		/*
+		 * The status text loses its blanks at both ends, as the
+		 * spaces before it are already eaten: "  x  " is "x".
+		 */
+		if (req->argc == 2) {
+			t = req->argv[1];
+			e = t + strlen(t);
+			while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+				*--e = '\0';
+			while (*t == '\t' || *t == ' ')
+				t++;
+			req->argv[1] = t;
+			if (*t == '\0') {
+				req->argv[1] = NULL;
+				req->argc = 1;
+			}
+		}
 		break;
 	case CTL_UNREGISTER:
 		/* Removing the account is not undone; make it explicit. */

@@ -150,18 +150,33 @@ log_pri(int pri, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Warnings are LOG_WARNING, in the journal too: "journalctl -p err" must
+ * show what failed, not every notice about a config choice.  What stops
+ * the daemon or the account for good uses log_errx().
+ */
 void
 log_warn(const char *fmt, ...)
 {
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_errno(LOG_ERR, fmt, ap);
+	log_errno(LOG_WARNING, fmt, ap);
 	va_end(ap);
 }
 
 void
 log_warnx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_errx(const char *fmt, ...)
 {
 	va_list	ap;
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define NET_MAX_TARGETS	16
@@ -179,8 +180,8 @@ static void
 net_order_targets(struct net_req *req)
 {
 	struct net_target	 tmp;
+	uint16_t		 w[NET_MAX_TARGETS];
 	size_t			 i, j, k, end;
-	uint32_t		 sum, pick;
 
 	qsort(req->targets, req->ntargets, sizeof(req->targets[0]),
 	    net_target_cmp);
@@ -189,17 +190,11 @@ net_order_targets(struct net_req *req)
 		    net_target_cmp(&req->targets[i], &req->targets[end]) == 0;
 		    end++)
 			;
+		/* A kernel source: hosts must not all try the same first. */
 		for (j = i; j + 1 < end; j++) {
-			for (sum = 0, k = j; k < end; k++)
-				sum += req->targets[k].weight;
-			pick = sum ? (uint32_t)random() % (sum + 1) : 0;
-			for (sum = 0, k = j; k < end; k++) {
-				sum += req->targets[k].weight;
-				if (sum >= pick)
-					break;
-			}
-			if (k == end)
-				k = end - 1;
+			for (k = j; k < end; k++)
+				w[k - j] = req->targets[k].weight;
+			k = j + weighted_pick(w, end - j);
 			tmp = req->targets[j];
 			req->targets[j] = req->targets[k];
 			req->targets[k] = tmp;

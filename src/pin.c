@@ -95,16 +95,35 @@ pin_fill(FILE *f, void *arg)
 	fprintf(f, "%s\n", rank_names[*(int *)arg]);
 }
 
+/*
+ * The state directory is created with its parents.  Where that cannot
+ * work (an uninstalled build run by hand, whose directory is under
+ * /usr/local/var), the failure is reported once, not at every login:
+ * the same failure again returns 1 with nothing to say.
+ */
 int
 pin_store(const char *state_dir, const char *bare, int rank, char **cause)
 {
-	char	*path;
-	int	 r;
+	static char	*said;
+	char		*path;
+	int		 r;
 
+	*cause = NULL;
 	if (rank <= pin_load(state_dir, bare))
 		return 0;
 	path = pin_path(state_dir, bare);
 	r = write_private_file(state_dir, path, pin_fill, &rank, cause);
 	free(path);
+	if (r == 0) {
+		free(said);
+		said = NULL;
+	} else if (said != NULL && strcmp(said, *cause) == 0) {
+		free(*cause);
+		*cause = NULL;
+		r = 1;
+	} else {
+		free(said);
+		said = xstrdup(*cause);
+	}
 	return r;
 }

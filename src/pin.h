@@ -17,7 +17,12 @@ const char	*pin_rank_name(int);
 unsigned int	 pin_exclude(int rank);
 /* The pinned rank for an account, or -1 when none is recorded. */
 int		 pin_load(const char *state_dir, const char *bare);
-/* Record rank if it is stronger than what is pinned; -1 with *cause. */
+/*
+ * Record rank if it is stronger than what is pinned, creating state_dir
+ * and its parents (0700) when missing.  Returns 0; -1 with *cause (a new
+ * string) to report; or 1 when the same failure was already reported
+ * (*cause NULL: log nothing).
+ */
 int		 pin_store(const char *state_dir, const char *bare, int rank,
 		    char **cause);
 /* The pin file's path (new string). */

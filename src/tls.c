@@ -5,10 +5,13 @@
  */
 #include "compat.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -77,19 +80,82 @@ tls_cause(char **cause, const char *what)
 	ERR_clear_error();
 }
 
+/* A name OpenSSL's directory lookup uses: 8 hex digits, '.', digits. */
+static int
+tls_is_hash_name(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < 8; i++)
+		if (!isxdigit((unsigned char)name[i]))
+			return 0;
+	if (name[8] != '.' || !isdigit((unsigned char)name[9]))
+		return 0;
+	for (i = 10; name[i] != '\0'; i++)
+		if (!isdigit((unsigned char)name[i]))
+			return 0;
+	return 1;
+}
+
+static int
+tls_dir_has_hashes(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 found = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL)
+		found = tls_is_hash_name(de->d_name);
+	closedir(d);
+	return found;
+}
+
+int
+tls_ca_store(SSL_CTX *ctx, const char *dir, const char *bundle)
+{
+	static const char *const bundles[] = {
+		"/etc/ssl/certs/ca-certificates.crt",	/* Debian */
+		"/etc/pki/tls/certs/ca-bundle.crt",	/* Fedora, RHEL */
+		"/etc/ssl/ca-bundle.pem",		/* SUSE */
+		"/etc/ssl/cert.pem",			/* Alpine, BSD */
+	};
+	size_t	i;
+
+	if (dir != NULL && tls_dir_has_hashes(dir))
+		return SSL_CTX_load_verify_dir(ctx, dir) ? 1 : 0;
+	if (bundle != NULL)
+		return SSL_CTX_load_verify_file(ctx, bundle) ? 2 : 0;
+	bundle = X509_get_default_cert_file();
+	if (access(bundle, R_OK) == 0)
+		return SSL_CTX_load_verify_file(ctx, bundle) ? 2 : 0;
+	for (i = 0; i < nitems(bundles); i++)
+		if (access(bundles[i], R_OK) == 0)
+			return SSL_CTX_load_verify_file(ctx, bundles[i]) ?
+			    2 : 0;
+	return 0;
+}
+
 /*
- * The system store as a hashed directory: certificates are read when a
- * chain needs them, instead of parsing the whole bundle at start-up
- * (~20 ms).  $SSL_CERT_FILE, when set, is honoured as OpenSSL would.
+ * The system store as a hashed directory where it has hash links:
+ * certificates are read when a chain needs them, instead of parsing the
+ * whole bundle at start-up (~20 ms).  $SSL_CERT_FILE, when set, is
+ * honoured as OpenSSL would, and so is a $SSL_CERT_DIR list.
  */
 static int
 tls_default_store(SSL_CTX *ctx)
 {
 	const char	*file = getenv(X509_get_default_cert_file_env());
+	const char	*dir = getenv(X509_get_default_cert_dir_env());
 
 	if (file != NULL && !SSL_CTX_load_verify_file(ctx, file))
 		return 0;
-	return SSL_CTX_set_default_verify_dir(ctx);
+	if (dir != NULL && strchr(dir, ':') != NULL)
+		return SSL_CTX_set_default_verify_dir(ctx);
+	if (dir == NULL)
+		dir = X509_get_default_cert_dir();
+	return tls_ca_store(ctx, dir, NULL) != 0;
 }
 
 SSL_CTX *

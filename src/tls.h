@@ -16,6 +16,14 @@ struct config;
 
 /* New context from the config (ca_file, tls_verify); NULL with *cause. */
 SSL_CTX		*tls_ctx_new(const struct config *, char **cause);
+/*
+ * Load the CA store: the hashed directory dir when it has hash links
+ * (fast: certificates are read when needed), else the bundle file (NULL:
+ * the system's, X509_get_default_cert_file() or a known distribution
+ * path), as on systems whose directory has none (Fedora's
+ * /etc/pki/tls/certs).  Returns 1 (directory), 2 (bundle) or 0 (failed).
+ */
+int		 tls_ca_store(SSL_CTX *, const char *dir, const char *bundle);
 /* New SSL for a connection to domain; direct adds ALPN "xmpp-client". */
 SSL		*tls_ssl_new(SSL_CTX *, const char *domain, int verify,
 		    int direct, char **cause);

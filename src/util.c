@@ -1,14 +1,17 @@
 /*
- * util.c: base64, number parsing, UTF-8 validation, clocks.  No library
- * beyond libc, so xmppd-ctl links nothing else.
+ * util.c: base64, number parsing, UTF-8 and XML text validation, private
+ * files, clocks, kernel randomness.  No library beyond libc, so xmppd-ctl
+ * links nothing else.
  */
 #include "compat.h"
 
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -173,6 +176,35 @@ utf8_valid(const char *s, size_t len)
 	return 1;
 }
 
+/*
+ * mkdir -p with mode 0700 for each directory created; existing ones are
+ * left as they are.  -1 with errno.
+ */
+static int
+mkdir_parents(const char *dir)
+{
+	char	*p, *s;
+	int	 r = 0, saved;
+
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	s = xstrdup(dir);
+	for (p = s + 1; r == 0 && (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(s, 0700) == -1 && errno != EEXIST)
+			r = -1;
+		*p = '/';
+	}
+	if (r == 0 && mkdir(s, 0700) == -1 && errno != EEXIST)
+		r = -1;
+	saved = errno;
+	free(s);
+	errno = saved;
+	return r;
+}
+
 int
 write_private_file(const char *dir, const char *path,
     void (*fill)(FILE *, void *), void *arg, char **cause)
@@ -181,7 +213,7 @@ write_private_file(const char *dir, const char *path,
 	FILE	*f = NULL;
 	int	 fd, r = -1;
 
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+	if (mkdir_parents(dir) == -1) {
 		xasprintf(cause, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
@@ -212,6 +244,137 @@ monotime_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The code point of the UTF-8 sequence at p (at most left bytes), or -1. */
+static long
+utf8_decode(const unsigned char *p, size_t left, size_t *n)
+{
+	uint32_t	cp;
+	size_t		k, more;
+
+	if (p[0] < 0x80) {
+		*n = 1;
+		return p[0];
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		more = 1;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		more = 2;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		more = 3;
+		cp = p[0] & 0x07;
+	} else
+		return -1;
+	if (left <= more)
+		return -1;
+	for (k = 1; k <= more; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (p[k] & 0x3f);
+	}
+	if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*n = more + 1;
+	return (long)cp;
+}
+
+int
+xml_text_valid(const char *s, size_t len, char *err, size_t errsize)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, n = 0;
+	long			 cp;
+
+	while (i < len) {
+		if ((cp = utf8_decode(p + i, len - i, &n)) == -1) {
+			if (err != NULL)
+				snprintf(err, errsize, "invalid UTF-8 at "
+				    "byte %zu", i);
+			return 0;
+		}
+		if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') {
+			if (err != NULL)
+				snprintf(err, errsize, "control character "
+				    "U+%04lX at byte %zu", (unsigned long)cp,
+				    i);
+			return 0;
+		}
+		if (cp == 0xfffe || cp == 0xffff) {
+			if (err != NULL)
+				snprintf(err, errsize, "character U+%04lX at "
+				    "byte %zu is not allowed in XML",
+				    (unsigned long)cp, i);
+			return 0;
+		}
+		i += n;
+	}
+	return 1;
+}
+
+/*
+ * getrandom(2) blocks only until the kernel pool is first seeded, early
+ * at boot.  Without it (ENOSYS in an old sandbox), /dev/urandom; with
+ * neither there is no unpredictable source, and guessing one is worse
+ * than stopping.
+ */
+static uint32_t
+rand_u32(void)
+{
+	uint32_t	v;
+	ssize_t		n;
+	int		fd;
+
+	do
+		n = getrandom(&v, sizeof(v), 0);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)sizeof(v))
+		return v;
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, &v, sizeof(v));
+		close(fd);
+		if (n == (ssize_t)sizeof(v))
+			return v;
+	}
+	abort();
+}
+
+uint32_t
+rand_uniform(uint32_t upper)
+{
+	uint32_t	v, min;
+
+	if (upper < 2)
+		return 0;
+	/* Reject the few values that would favour the low results. */
+	min = (uint32_t)-upper % upper;
+	do
+		v = rand_u32();
+	while (v < min);
+	return v % upper;
+}
+
+size_t
+weighted_pick(const uint16_t *weights, size_t n)
+{
+	uint64_t	sum = 0, run = 0, pick;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		sum += weights[i];
+	if (sum == 0 || sum >= UINT32_MAX)
+		return rand_uniform((uint32_t)n);
+	/* RFC 2782: a number in 0..sum, the first running sum >= it. */
+	pick = rand_uniform((uint32_t)sum + 1);
+	for (i = 0; i < n; i++) {
+		run += weights[i];
+		if (run >= pick)
+			return i;
+	}
+	return n - 1;
 }
 
 #ifndef HAVE_STRLCPY

@@ -27,4 +27,33 @@ int		 write_private_file(const char *dir, const char *path,
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 monotime_ms(void);
 
+/*
+ * Text that may go into an XML document: well-formed UTF-8 whose every
+ * character is an XML 1.0 Char (TAB, LF, CR, U+0020-U+D7FF,
+ * U+E000-U+FFFD, U+10000-U+10FFFF); so no NUL or other C0 control, no
+ * U+FFFE or U+FFFF, no surrogate.  Returns 1 if s[0..len) is such text,
+ * else 0 and, when err is not NULL, a message naming the first offending
+ * character and its byte offset in err (at most errsize bytes, e.g.
+ * "character U+FFFE at byte 3 is not allowed in XML").  Pure: no
+ * allocation, no logging.  Every entry point of text that ends up in a
+ * stanza (control socket, config) refuses what fails here, and the
+ * connection checks again before it sends.
+ */
+int		 xml_text_valid(const char *s, size_t len, char *err,
+		    size_t errsize);
+#define XML_TEXT_ERR_MAX	64	/* enough for any message above */
+
+/*
+ * A uniform random number in [0, upper) from the kernel (getrandom(2)),
+ * never from an unseeded libc generator; upper 0 returns 0.
+ */
+uint32_t	 rand_uniform(uint32_t upper);
+/*
+ * RFC 2782 weighted choice among n > 0 weights: a number in 0..sum is
+ * drawn with rand_uniform(), the first index whose running sum reaches it
+ * is returned (so a zero weight is chosen rarely, and only when it comes
+ * first); all weights zero: each index with equal chance.
+ */
+size_t		 weighted_pick(const uint16_t *weights, size_t n);
+
 #endif

@@ -33,6 +33,8 @@
 #endif
 #define DEFAULT_SOCKET	RUNSTATEDIR "/xmppd/xmppd.sock"
 #define DEFAULT_TIMEOUT	30		/* seconds, for one-shot commands */
+#define SOCKET_WAIT	30		/* seconds wait-online waits for it */
+#define SOCKET_POLL_MS	100		/* ... checking this often */
 /* Event lines carry message bodies, which may exceed a request line. */
 #define REPLY_LINE_MAX	(1024 * 1024)
 
@@ -396,17 +398,43 @@ static void
 ctl_connect(struct ctl *c)
 {
 	struct sockaddr_un	sun;
+	uint64_t		until = 0;
+	int			err = 0;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, c->path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path))
 		die(XC_USAGE, "socket path too long: %s", c->path);
-	if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die(XC_UNREACHABLE, "socket: %s", strerror(errno));
-	/* A local connect does not wait for the peer; the I/O does. */
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
-		unreachable(c, errno);
+	/*
+	 * wait-online started with the daemon may find no socket yet: it
+	 * waits for one within its timeout, or SOCKET_WAIT without -t.
+	 */
+	if (c->ci->cmd == CTL_WAIT_ONLINE)
+		until = c->deadline != 0 ? c->deadline :
+		    monotime_ms() + SOCKET_WAIT * 1000;
+	for (;;) {
+		if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) == -1)
+			die(XC_UNREACHABLE, "socket: %s", strerror(errno));
+		/* A local connect does not wait for the peer; the I/O does. */
+		if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			break;
+		err = errno;
+		close(c->fd);
+		c->fd = -1;
+		if ((err != ENOENT && err != ECONNREFUSED) ||
+		    monotime_ms() >= until)
+			break;
+		poll(NULL, 0, SOCKET_POLL_MS);
+	}
+	if (c->fd == -1) {
+		if (c->ci->cmd == CTL_WAIT_ONLINE && c->deadline != 0 &&
+		    (err == ENOENT || err == ECONNREFUSED))
+			die(XC_TIMEOUT, "timed out after %d s waiting for the "
+			    "socket %s to appear", c->timeout, c->path);
+		unreachable(c, err);
+	}
 	if (fcntl(c->fd, F_SETFL, O_NONBLOCK) == -1)
 		die(XC_FAILED, "fcntl: %s", strerror(errno));
 	c->rsize = 8192;

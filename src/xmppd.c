@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "confcheck.h"
 #include "conn.h"
 #include "control.h"
 #include "log.h"
@@ -48,8 +49,23 @@ network_changed(void *arg)
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: xmppd [-dnvV] [-f file]\n");
+	fprintf(stderr, "usage: xmppd [-dhnvV] [-f file]\n");
 	exit(2);
+}
+
+static __dead void
+help(void)
+{
+	printf("usage: xmppd [-dhnvV] [-f file]\n\n"
+	    "options:\n"
+	    "  -d       log to stderr with times, debug messages included\n"
+	    "  -f FILE  configuration file (default %s)\n"
+	    "  -h       show this help\n"
+	    "  -n       check the configuration and exit\n"
+	    "  -v       debug messages; with -n, print the effective "
+	    "configuration\n"
+	    "  -V       show the version\n", DEFAULT_CONF);
+	exit(0);
 }
 
 static void	startup_failed(const char *, ...)
@@ -65,7 +81,7 @@ startup_failed(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	log_warnx("%s", buf);
+	log_errx("%s", buf);
 	notify_status("failed to start: %s", buf);
 }
 
@@ -99,7 +115,9 @@ warn_config(const struct config *conf)
 	if (conf->password_exposed)
 		log_warnx("%s: the password is in a file that other users "
 		    "can read; chmod 600 it, or move the password to a "
-		    "credential (see xmppd.conf(5))", conf->path);
+		    "credential (see xmppd.conf(5))",
+		    conf->password_file != NULL ? conf->password_file :
+		    conf->path);
 	if (!conf->tls_verify)
 		log_warnx("%s: tls_verify = no: server certificates are NOT "
 		    "checked", conf->path);
@@ -224,13 +242,15 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 }
 
 /*
- * -n: parse, and read the password when the file names a source (the
- * systemd credential exists only inside the unit), then say so.
+ * -n: parse, read the password when the file names a source (the
+ * systemd credential exists only inside the unit), run start-up's checks
+ * against the system and build the TLS context, then say so.
  */
 static int
 check_config(const char *path, int verbose)
 {
 	struct config	*conf;
+	SSL_CTX		*ctx;
 	char		*cause = NULL;
 	int		 r = 1;
 
@@ -239,6 +259,11 @@ check_config(const char *path, int verbose)
 	if ((conf->password != NULL || conf->password_file != NULL) &&
 	    config_load_password(conf, &cause) == -1)
 		goto done;
+	if (confcheck_system(conf, 0, &cause) == -1)
+		goto done;
+	if ((ctx = tls_ctx_new(conf, &cause)) == NULL)
+		goto done;
+	SSL_CTX_free(ctx);
 	warn_config(conf);
 	if (verbose)
 		config_print(conf, stdout);
@@ -271,6 +296,8 @@ main(int argc, char *argv[])
 		case 'f':
 			x.conf_path = optarg;
 			break;
+		case 'h':
+			help();
 		case 'n':
 			noaction = 1;
 			break;
@@ -302,6 +329,11 @@ main(int argc, char *argv[])
 	}
 	if (x.conf->log_verbose)
 		log_setverbose(1);
+	if (confcheck_system(x.conf, getenv("LISTEN_FDS") != NULL,
+	    &cause) == -1) {
+		startup_failed("%s", cause);
+		goto fail;
+	}
 	warn_config(x.conf);
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(libevent_log);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "util.h"
 
 #define CONF_NAME	"/etc/xmppd/fuzz.conf"
 
@@ -79,6 +80,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    c->reconnect_max);
 	if (c->priority < -128 || c->priority > 127)
 		fail("priority %d", c->priority);
+	/* Text that goes into the presence stanza is XML text. */
+	if (c->presence_status != NULL && !xml_text_valid(c->presence_status,
+	    strlen(c->presence_status), NULL, 0))
+		fail("presence_status is not XML text");
 
 	config_print(c, devnull);
 	fflush(devnull);

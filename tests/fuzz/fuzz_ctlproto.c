@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ctlproto.h"
+#include "util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -91,6 +92,18 @@ check_request(const uint8_t *data, size_t size)
 			if (((unsigned char)req.argv[i][j] < 0x20 &&
 			    req.argv[i][j] != '\t') || req.argv[i][j] == 0x7f)
 				fail("control character in argv[%d]", i);
+		/* Nothing XML forbids gets through to a stanza. */
+		if (!xml_text_valid(req.argv[i], strlen(req.argv[i]), NULL,
+		    0))
+			fail("argv[%d] is not XML text", i);
+	}
+	/* A presence status has no blanks at either end. */
+	if (req.cmd == CTL_PRESENCE && req.argc == 2) {
+		j = (int)strlen(req.argv[1]);
+		if (strchr(" \t", req.argv[1][0]) != NULL ||
+		    strchr(" \t", req.argv[1][j - 1]) != NULL)
+			fail("presence status \"%s\" not trimmed",
+			    req.argv[1]);
 	}
 	for (; i < CTL_MAX_ARGS; i++)
 		if (req.argv[i] != NULL)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "confcheck.h"
 #include "config.h"
 #include "tap.h"
 #include "xmalloc.h"
@@ -50,6 +51,8 @@ static void	files(void);
 static void	passwords(void);
 static void	printing(void);
 static void	sample(void);
+static void	leaf_fixes(void);
+static void	system_checks(void);
 static void	cleanup(void);
 
 static struct config *
@@ -251,15 +254,17 @@ limits(void)
 
 	/* A line of exactly 4096 bytes is fine, 4097 is not. */
 	buf = malloc(8192);
-	n = strlen(JID "password = \"");
-	memcpy(buf, JID "password = \"", n);
-	memset(buf + n, 'x', 4083);
-	strcpy(buf + n + 4083, "\"\n");
+	/* A password is at most 1024 bytes; a path may be longer. */
+	n = strlen(JID "password_file = \"/");
+	memcpy(buf, JID "password_file = \"/", n);
+	memset(buf + n, 'x', 4077);
+	strcpy(buf + n + 4077, "\"\n");
 	c = parse_ok(buf, "4096-byte line");
 	if (c != NULL) {
 		is_int(strlen(buf) - strlen(JID), 4097,
 		    "that line is 4096 bytes plus newline");
-		is_int(strlen(c->password), 4083, "long value kept whole");
+		is_int(strlen(c->password_file), 4078,
+		    "long value kept whole");
 	}
 	config_free(c);
 	memset(buf + strlen(JID), '#', 4097);
@@ -792,7 +797,8 @@ passwords(void)
 		/* A broken file keeps the old password. */
 		free(tmpfile_write("pw", "", 0, 0600));
 		is_int(config_load_password(c, &cause), -1, "file: now empty");
-		xasprintf(&want, "%s: empty password", path);
+		xasprintf(&want, "t.conf:2: password_file: %s: empty password",
+		    path);
 		is_str(cause, want, "empty file: message");
 		free(want);
 		free(cause);
@@ -800,7 +806,8 @@ passwords(void)
 
 		free(tmpfile_write("pw", "a\0b\n", 4, 0600));
 		is_int(config_load_password(c, &cause), -1, "file with NUL");
-		xasprintf(&want, "%s: NUL byte in password", path);
+		xasprintf(&want, "t.conf:2: password_file: %s: NUL byte in "
+		    "password", path);
 		is_str(cause, want, "NUL: message");
 		free(want);
 		free(cause);
@@ -810,19 +817,43 @@ passwords(void)
 		free(cause);
 
 		memset(big, 'p', sizeof(big));
-		free(tmpfile_write("pw", big, 4096, 0600));
-		is_int(config_load_password(c, &cause), 0, "4096 bytes");
+		free(tmpfile_write("pw", big, 1024, 0600));
+		is_int(config_load_password(c, &cause), 0, "1024 bytes");
+		/* Over SASL's limit: refused here, not at login. */
+		free(tmpfile_write("pw", big, 1025, 0600));
+		is_int(config_load_password(c, &cause), -1, "1025 bytes");
+		xasprintf(&want, "t.conf:2: password_file: %s: password too "
+		    "long (1025 bytes, max 1024)", path);
+		is_str(cause, want, "1025 bytes: message");
+		free(want);
+		free(cause);
+		free(tmpfile_write("pw", "tab\tin\n", 7, 0600));
+		is_int(config_load_password(c, &cause), -1, "control char");
+		xasprintf(&want, "t.conf:2: password_file: %s: control "
+		    "character in password at byte 3", path);
+		is_str(cause, want, "control char: message");
+		free(want);
+		free(cause);
 		free(tmpfile_write("pw", big, 4097, 0600));
 		is_int(config_load_password(c, &cause), -1, "4097 bytes");
-		xasprintf(&want, "%s: file too large (max 4096 bytes)",
-		    path);
+		xasprintf(&want, "t.conf:2: password_file: %s: file too "
+		    "large (max 4096 bytes)", path);
 		is_str(cause, want, "too long: message");
 		free(want);
 		free(cause);
 
+		/* A file others can read is flagged, as the config is. */
+		free(tmpfile_write("pw", "secret\n", 7, 0640));
+		ok(config_load_password(c, &cause) == 0 &&
+		    c->password_exposed, "password_file 0640: exposed");
+		free(tmpfile_write("pw", "secret\n", 7, 0600));
+		ok(config_load_password(c, &cause) == 0 &&
+		    !c->password_exposed, "password_file 0600: not exposed");
+
 		unlink(path);
 		is_int(config_load_password(c, &cause), -1, "missing file");
-		xasprintf(&want, "%s: %s", path, strerror(ENOENT));
+		xasprintf(&want, "t.conf:2: password_file: %s: %s", path,
+		    strerror(ENOENT));
 		is_str(cause, want, "missing file: message");
 		free(want);
 		free(cause);
@@ -983,6 +1014,118 @@ sample(void)
 	free(path);
 }
 
+/* Issue 10 item 2/13, issue 11 item 10: messages and limits. */
+static void
+leaf_fixes(void)
+{
+	struct config	*c;
+	char		*text, long_pw[1100];
+
+	parse_err("jid = bot\n", "t.conf:1: jid: invalid JID 'bot': missing "
+	    "domain (expected user@domain, as in bot@example.org)",
+	    "jid without a domain");
+	memset(long_pw, 'p', 1025);
+	long_pw[1025] = '\0';
+	xasprintf(&text, JID "password = %s\n", long_pw);
+	parse_err(text, "t.conf:2: password: password too long (max 1024 "
+	    "bytes)", "password over 1024 bytes");
+	free(text);
+	long_pw[1024] = '\0';
+	xasprintf(&text, JID "password = %s\n", long_pw);
+	config_free(parse_ok(text, "password of 1024 bytes"));
+	free(text);
+
+	parse_err(JID "password = a\tb\n", "t.conf:2: password: control "
+	    "character in password at byte 1", "tab in password");
+
+	/* Text XML forbids, in any value, named with its position. */
+	parse_err(JID "presence_status = ok\xef\xbf\xbe\n",
+	    "t.conf:2: presence_status: character U+FFFE at byte 2 is not "
+	    "allowed in XML", "U+FFFE in presence_status");
+	parse_err(JID "presence_status = \"\xef\xbf\xbf\"\n",
+	    "t.conf:2: presence_status: character U+FFFF at byte 0 is not "
+	    "allowed in XML", "quoted U+FFFF in presence_status");
+	parse_err(JID "password = a\xef\xbf\xbf\n",
+	    "t.conf:2: password: character U+FFFF at byte 1 is not allowed "
+	    "in XML", "U+FFFF in password");
+	c = parse_ok(JID "presence_status = caf\xc3\xa9 \xef\xbf\xbd\n",
+	    "U+FFFD and accents are fine");
+	config_free(c);
+
+	c = parse_ok("# comment\n" JID "\npriority = 3\n", "key lines");
+	if (c != NULL) {
+		is_int(config_key_line(c, "jid"), 2, "jid on line 2");
+		is_int(config_key_line(c, "priority"), 4, "priority on line 4");
+		is_int(config_key_line(c, "ca_file"), 0, "ca_file unset");
+		text = config_key_error(c, "priority", "boom");
+		is_str(text, "t.conf:4: priority: boom", "key error form");
+		free(text);
+	}
+	config_free(c);
+}
+
+/* Issue 11 item 3: what start-up checks, -n checks (confcheck_system). */
+static void
+system_checks(void)
+{
+	struct config	*c;
+	char		*cause, *text, *ca;
+
+	ca = tmpfile_write("ca.pem", "x", 1, 0644);
+	xasprintf(&text, JID "ca_file = %s\ncontrol_socket = %s/run/x.sock\n",
+	    ca, tmpdir);
+	c = parse_ok(text, "system: good");
+	free(text);
+	if (c != NULL) {
+		is_int(confcheck_system(c, 0, &cause), 0, "system: good passes");
+		free(cause);
+	}
+	config_free(c);
+	unlink(ca);
+	free(ca);
+	xasprintf(&text, "%s/run", tmpdir);
+	rmdir(text);
+	free(text);
+
+	c = parse_ok(JID "ca_file = /nonexistent/ca.pem\n", "missing ca");
+	if (c != NULL) {
+		is_int(confcheck_system(c, 0, &cause), -1, "missing ca_file");
+		xasprintf(&text, "t.conf:2: ca_file: /nonexistent/ca.pem: %s",
+		    strerror(ENOENT));
+		is_str(cause, text, "missing ca_file: message");
+		free(text);
+		free(cause);
+	}
+	config_free(c);
+
+	c = parse_ok(JID "control_group = no-such-group-xmppd\n",
+	    "unknown group");
+	if (c != NULL) {
+		is_int(confcheck_system(c, 0, &cause), -1, "unknown group");
+		is_str(cause, "t.conf:2: control_group: no-such-group-xmppd: "
+		    "no such group", "unknown group: message");
+		free(cause);
+	}
+	config_free(c);
+
+	c = parse_ok(JID "control_socket = /nonexistent/sub/x.sock\n",
+	    "uncreatable socket directory");
+	if (c != NULL) {
+		is_int(confcheck_system(c, 0, &cause), -1,
+		    "socket directory cannot be created");
+		xasprintf(&text, "t.conf:2: control_socket: cannot create the "
+		    "directory /nonexistent/sub (/nonexistent: %s)",
+		    strerror(ENOENT));
+		is_str(cause, text, "socket directory: message");
+		free(text);
+		free(cause);
+		is_int(confcheck_system(c, 1, &cause), 0,
+		    "socket passed by systemd: directory not needed");
+		free(cause);
+	}
+	config_free(c);
+}
+
 static void
 cleanup(void)
 {
@@ -1019,6 +1162,8 @@ main(void)
 	passwords();
 	printing();
 	sample();
+	leaf_fixes();
+	system_checks();
 	cleanup();
 	return done_testing();
 }

@@ -165,6 +165,21 @@ test_rest(void)
 	    "UTF-8 kept");
 	is_int(parse("send a@b hi\r", &req, &code, &errstr), 0, "CR line");
 	is_str(req.argv[1], "hi", "trailing CR stripped");
+
+	/* Issue 11 item 10: a status loses its blanks at both ends. */
+	is_int(parse("presence chat   padded  ", &req, &code, &errstr), 0,
+	    "padded status");
+	is_str(req.argv[1], "padded", "status trimmed at both ends");
+	is_int(parse("presence chat \t in  side \t", &req, &code, &errstr),
+	    0, "status with tabs");
+	is_str(req.argv[1], "in  side", "tabs trimmed, inner blanks kept");
+	is_int(parse("presence away    ", &req, &code, &errstr), 0,
+	    "blank status");
+	is_int(req.argc, 1, "blank status is no status");
+	ok(req.argv[1] == NULL, "... and argv[1] is cleared");
+	is_int(parse("presence away \t", &req, &code, &errstr), 0,
+	    "tab-only status");
+	ok(req.argc == 1 && req.argv[1] == NULL, "tab-only status is none");
 }
 
 static void
@@ -203,6 +218,21 @@ test_bad_input(void)
 	is_str(code, CTL_ERR_ENCODING, "control is an encoding error");
 	is_int(parse("send a@b x\ry", &req, &code, &errstr), -1,
 	    "inner CR");
+
+	/* Issue 10 item 2: characters XML forbids, with their position. */
+	is_int(parse("presence away x\xef\xbf\xbe", &req, &code, &errstr),
+	    -1, "U+FFFE in presence");
+	is_str(code, CTL_ERR_ENCODING, "U+FFFE is an encoding error");
+	is_str(errstr, "character U+FFFE at byte 15 is not allowed in XML",
+	    "U+FFFE: message names the position");
+	is_int(parse("send a@b \xef\xbf\xbf", &req, &code, &errstr), -1,
+	    "U+FFFF in send");
+	is_str(errstr, "character U+FFFF at byte 9 is not allowed in XML",
+	    "U+FFFF: message");
+	is_int(parse("passwd se\xef\xbf\xbfcret", &req, &code, &errstr), -1,
+	    "U+FFFF in passwd");
+	is_int(parse("send a@b \xef\xbf\xbd ok", &req, &code, &errstr), 0,
+	    "U+FFFD is fine");
 }
 
 static void

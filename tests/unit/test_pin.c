@@ -17,6 +17,7 @@ int
 main(void)
 {
 	char		 dir[] = "/tmp/test_pin.XXXXXX", sub[128], *path, *cause;
+	char		 deep[160], sub2[160];
 	struct stat	 st;
 	struct sasl_offer o;
 	struct sasl_choice ch;
@@ -63,6 +64,31 @@ main(void)
 	ok(pin_store("/proc/nonexistent/x", "a@b", 1, &cause) == -1 &&
 	    cause != NULL, "unwritable state dir is an error");
 	free(cause);
+	/* Issue 10 item 15: said once, not at every login. */
+	cause = NULL;
+	is_int(pin_store("/proc/nonexistent/x", "a@b", 1, &cause), 1,
+	    "the same failure again: already said");
+	ok(cause == NULL, "... with nothing to log");
+	ok(pin_store("/proc/nonexistent/y", "a@b", 1, &cause) == -1 &&
+	    cause != NULL, "a different failure is said");
+	free(cause);
+
+	/* Missing parents are created, each 0700. */
+	snprintf(deep, sizeof(deep), "%s/var/lib/xmppd", dir);
+	is_int(pin_store(deep, "bot@example.org", 2, &cause), 0,
+	    "state dir created with its parents");
+	is_int(pin_load(deep, "bot@example.org"), 2, "... and the pin read");
+	snprintf(sub2, sizeof(sub2), "%s/var", dir);
+	ok(stat(sub2, &st) == 0 && (st.st_mode & 077) == 0,
+	    "created parent is private");
+	path = pin_path(deep, "bot@example.org");
+	unlink(path);
+	free(path);
+	rmdir(deep);
+	snprintf(sub2, sizeof(sub2), "%s/var/lib", dir);
+	rmdir(sub2);
+	snprintf(sub2, sizeof(sub2), "%s/var", dir);
+	rmdir(sub2);
 	rmdir(sub);
 	rmdir(dir);
 	return done_testing();

@@ -89,6 +89,82 @@ test_escape(void)
 	free(e);
 }
 
+/* Issue 10 item 2: the one validator for text that goes into XML. */
+static void
+test_xml_text(void)
+{
+	static const struct { const char *s, *err; } bad[] = {
+		{ "a\x01", "control character U+0001 at byte 1" },
+		{ "\x1f", "control character U+001F at byte 0" },
+		{ "ab\xef\xbf\xbe", "character U+FFFE at byte 2 is not "
+		    "allowed in XML" },
+		{ "\xc3\xa9\xef\xbf\xbf", "character U+FFFF at byte 2 is "
+		    "not allowed in XML" },
+		{ "x\xed\xa0\x80", "invalid UTF-8 at byte 1" },
+		{ "xy\xff", "invalid UTF-8 at byte 2" },
+		{ "\xe2\x82", "invalid UTF-8 at byte 0" },
+	};
+	static const char *good[] = { "", "tab\there\nline\r",
+	    "\xef\xbf\xbd", "\xee\x80\x80", "\xf0\x9f\x98\x80",
+	    "\xc2\x85", "\x7f" };
+	char	err[XML_TEXT_ERR_MAX];
+	size_t	i;
+
+	for (i = 0; i < nitems(bad); i++) {
+		err[0] = '\0';
+		ok(!xml_text_valid(bad[i].s, strlen(bad[i].s), err,
+		    sizeof(err)), "xml text refuses case %zu", i);
+		is_str(err, bad[i].err, "xml text message %zu", i);
+	}
+	ok(!xml_text_valid("a\0b", 3, NULL, 0), "NUL refused, err optional");
+	for (i = 0; i < nitems(good); i++)
+		ok(xml_text_valid(good[i], strlen(good[i]), err, sizeof(err)),
+		    "xml text accepts case %zu", i);
+}
+
+/*
+ * Issue 10 item 14: SRV weights from the kernel.  An unseeded or
+ * reseeded libc generator repeats its sequence; this must not.
+ */
+static void
+test_weighted(void)
+{
+	static const uint16_t	 w[] = { 10, 30, 60 }, one[] = { 5 };
+	static const uint16_t	 zeros[] = { 0, 0, 0, 0 };
+	size_t			 counts[3] = { 0 }, zc[4] = { 0 }, i;
+	char			 a[65], b[65];
+	int			 in_range = 1;
+
+	for (i = 0; i < 6000; i++)
+		counts[weighted_pick(w, 3)]++;
+	ok(counts[0] > 400 && counts[0] < 800 && counts[1] > 1500 &&
+	    counts[1] < 2100 && counts[2] > 3300 && counts[2] < 3900,
+	    "weights 10/30/60 give about 600/1800/3600 of 6000 (%zu/%zu/%zu)",
+	    counts[0], counts[1], counts[2]);
+	for (i = 0; i < 4000; i++)
+		zc[weighted_pick(zeros, 4)]++;
+	ok(zc[0] > 800 && zc[1] > 800 && zc[2] > 800 && zc[3] > 800,
+	    "all-zero weights: each chosen (%zu/%zu/%zu/%zu)", zc[0], zc[1],
+	    zc[2], zc[3]);
+	is_int((int)weighted_pick(one, 1), 0, "one target: index 0");
+
+	/* Two runs after the same libc seed must still differ. */
+	srandom(1);
+	for (i = 0; i < 64; i++)
+		a[i] = (char)('0' + weighted_pick(w, 3));
+	a[64] = '\0';
+	srandom(1);
+	for (i = 0; i < 64; i++)
+		b[i] = (char)('0' + weighted_pick(w, 3));
+	b[64] = '\0';
+	ok(strcmp(a, b) != 0, "order not fixed by the libc seed");
+	for (i = 0; i < 10000; i++)
+		if (rand_uniform(7) >= 7)
+			in_range = 0;
+	ok(in_range, "rand_uniform stays below its bound");
+	is_int((int)rand_uniform(0), 0, "rand_uniform(0) is 0");
+}
+
 int
 main(void)
 {
@@ -96,5 +172,7 @@ main(void)
 	test_strtonum();
 	test_utf8();
 	test_escape();
+	test_xml_text();
+	test_weighted();
 	return done_testing();
 }
