@@ -45,7 +45,7 @@ status_is() {
 }
 ms_since() { echo $(($(_now_ms) - $1)); }
 
-plan 32
+plan 35
 
 # --- build ---------------------------------------------------------------
 # The files git knows, as they are in the worktree: no build output, no
@@ -55,7 +55,7 @@ mkdir -p "$src"
 (cd "$top_srcdir" && git ls-files -z | xargs -0 tar -cf - --) |
     tar -C "$src" -xf - || bail "cannot copy the tree"
 t0=$(_now_ms)
-(cd "$src" && dpkg-buildpackage -us -uc -b -j2) >"$T/build1.log" 2>&1 &&
+(cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -j2) >"$T/build1.log" 2>&1 &&
     r=0 || r=$?
 ok "$r" "dpkg-buildpackage -us -uc -b from a clean tree ($(ms_since "$t0") ms)"
 [ "$r" = 0 ] || { tail -n 30 "$T/build1.log" | sed 's/^/# /'; bail "no package"; }
@@ -77,7 +77,7 @@ ver2=$ver1+upgradetest1
 	cat "$src/debian/changelog"
 } >"$T/changelog" && mv "$T/changelog" "$src/debian/changelog"
 t0=$(_now_ms)
-(cd "$src" && dpkg-buildpackage -us -uc -b -nc -j2) >"$T/build2.log" 2>&1 &&
+(cd "$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b -nc -j2) >"$T/build2.log" 2>&1 &&
     r=0 || r=$?
 ok "$r" "a second build, version $ver2 ($(ms_since "$t0") ms)"
 deb2=$T/pkg/xmppd_${ver2}_$(dpkg --print-architecture).deb
