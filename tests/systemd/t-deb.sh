@@ -29,6 +29,7 @@ done
     skip_all "no cgroup hierarchy for a container"
 git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1 ||
     skip_all "$top_srcdir is not a git checkout"
+need_xmppd
 CT_LOG=$T/console.log
 
 ct_cleanup() {
@@ -98,10 +99,13 @@ like "$(dpkg-deb -f "$deb1" Depends)" 'systemd \| systemd-standalone-sysusers' \
     "Depends: a systemd-sysusers (dh_installsysusers)"
 
 # --- the container -----------------------------------------------------------
+# The package's dependencies, with what t-systemd.sh asks for: the
+# same list, hence the same cached tree, when they are a subset of it.
 pkgs=$(dpkg-deb -f "$deb1" Depends | tr ',' '\n' |
     sed -e 's/(.*)//' -e 's/|.*//' -e 's/[[:space:]]//g' | grep -v '^$')
-# shellcheck disable=SC2086
-root=$(ct_rootfs $pkgs ca-certificates) ||
+# shellcheck disable=SC2046,SC2086
+root=$(ct_rootfs $(ct_lib_packages "$XMPPD" "$XMPPD_CTL") ca-certificates \
+    $pkgs) ||
     bail "cannot build the container tree (see $CT_CACHE/debootstrap.log)"
 prosody_start --cfg 'smacks_hibernation_time = 60' || bail "prosody did not start"
 prosody_adduser bot "pw-bot-$$" || bail "cannot create bot"
