@@ -2796,9 +2796,8 @@ conn_sm_load(struct conn *c)
 		return;
 	}
 	unlink(path);
-	if (!c->x->conf->resume_after_restart)
-		why = "resume_after_restart is off";
-	else if (fgets(line, sizeof(line), f) == NULL ||
+	/* Kept on SIGTERM (resume_after_restart) or by a handover. */
+	if (fgets(line, sizeof(line), f) == NULL ||
 	    strcmp(line, SM_STATE_MAGIC "\n") != 0 ||
 	    fscanf(f, "jid %1099s\nid %1099s\nmax %u\nsaved %lld\n"
 	    "h %u %u %u\n", jid, id, &max, &saved, &h[0], &h[1], &h[2]) != 7)
@@ -2833,13 +2832,14 @@ conn_sm_load(struct conn *c)
 	free(path);
 }
 
-/* SIGTERM with resume_after_restart: keep the session for the next start. */
+/* SIGTERM with resume_after_restart, or a handover: keep the session. */
 static int
 conn_sm_hand_over(struct conn *c)
 {
 	char	*cause = NULL;
 
-	if (!c->x->conf->resume_after_restart || c->state != CONN_ONLINE ||
+	if ((!c->x->conf->resume_after_restart && !c->x->handover) ||
+	    c->state != CONN_ONLINE ||
 	    !c->sm.resumable || c->sm.id == NULL)
 		return -1;
 	if (conn_sm_save(c, &cause) == -1) {

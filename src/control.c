@@ -227,6 +227,24 @@ ctl_help(struct ctl_client *cl)
 	ctl_final(cl, 1, NULL, NULL);
 }
 
+/*
+ * Write what is queued for this client at once: the loop is about to end
+ * (handover).  The socket's output buffer may not be drained from here,
+ * so the bytes are copied out; a reply is far below the socket buffer.
+ */
+static void
+ctl_flush_now(struct ctl_client *cl)
+{
+	struct evbuffer	*out = bufferevent_get_output(cl->bev);
+	size_t		 len = evbuffer_get_length(out);
+	unsigned char	*p;
+
+	if (len == 0 || (p = evbuffer_pullup(out, -1)) == NULL)
+		return;
+	if (write(bufferevent_getfd(cl->bev), p, len) != (ssize_t)len)
+		log_warnx("control: the handover reply did not go out whole");
+}
+
 static void
 ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 {
@@ -259,6 +277,18 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 		break;
 	case CTL_HELP:
 		ctl_help(cl);
+		break;
+	case CTL_HANDOVER:
+		log_info("control: handover from uid %ld pid %ld",
+		    (long)cl->uid, (long)cl->pid);
+		if (xmppd_handover(cl->ctl->x, &err) == -1) {
+			ctl_final(cl, 0, CTL_ERR_STATE, err);
+			break;
+		}
+		/* The loop ends now: the answer goes out before it does. */
+		ctl_final(cl, 1, NULL, "session kept for the next process; "
+		    "exiting");
+		ctl_flush_now(cl);
 		break;
 	case CTL_EVENTS:
 		cl->events = 1;

@@ -66,6 +66,8 @@ const struct ctl_cmd_info ctl_cmds[] = {
 	    "show the daemon's version" },
 	{ CTL_HELP, "help", 0, 0, 0, 0, "help",
 	    "list the commands" },
+	{ CTL_HANDOVER, "handover", 0, 0, 0, 0, "handover",
+	    "exit for a restart, keeping the session (XEP-0198)" },
 	{ CTL_NONE, NULL, 0, 0, 0, 0, NULL, NULL }
 };
 

@@ -47,6 +47,7 @@ enum ctl_cmd {
 	CTL_UNREGISTER,
 	CTL_VERSION_CMD,
 	CTL_HELP,
+	CTL_HANDOVER,
 	CTL_CMD_MAX
 };
 

@@ -241,6 +241,47 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 	}
 }
 
+/* conn_status() callback: is the session one the server would keep? */
+static void
+handover_sm_cb(void *arg, const char *key, const char *val)
+{
+	int	*resumable = arg;
+
+	if (strcmp(key, "sm") == 0)
+		*resumable = strcmp(val, "resumable") == 0 ||
+		    strcmp(val, "resumed") == 0;
+}
+
+/*
+ * handover: stop as on SIGTERM, but keep the XEP-0198 session for the
+ * next process whatever resume_after_restart says.  Refused, and nothing
+ * stops, when there is no resumable session online to keep.
+ */
+int
+xmppd_handover(struct xmppd *x, const char **cause)
+{
+	int	resumable = 0;
+
+	if (x->stopping) {
+		*cause = "xmppd is shutting down";
+		return -1;
+	}
+	if (conn_state(x->conn) != CONN_ONLINE) {
+		*cause = "not online: there is no session to keep";
+		return -1;
+	}
+	conn_status(x->conn, handover_sm_cb, &resumable);
+	if (!resumable) {
+		*cause = "the session is not resumable (XEP-0198): a restart "
+		    "would show the account offline";
+		return -1;
+	}
+	log_info("handover: keeping the session for the next process");
+	x->handover = 1;
+	signal_cb(SIGTERM, EV_SIGNAL, x);
+	return 0;
+}
+
 /*
  * -n: parse, read the password when the file names a source (the
  * systemd credential exists only inside the unit), run start-up's checks

@@ -19,6 +19,7 @@ struct xmppd {
 	struct conn		*conn;
 	struct control		*ctl;
 	int			 stopping;
+	int			 handover;	/* the stop is a restart */
 };
 
 /* xmppd.c */
@@ -27,5 +28,7 @@ int	xmppd_reload(struct xmppd *, char **cause);
 /* Re-read only the credentials (reauth). */
 int	xmppd_reload_password(struct xmppd *, char **cause);
 void	xmppd_stopped(struct xmppd *);
+/* Exit keeping the XEP-0198 session for the next process (handover). */
+int	xmppd_handover(struct xmppd *, const char **cause);
 
 #endif

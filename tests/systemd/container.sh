@@ -4,6 +4,7 @@
 #
 #	ct_rootfs PKG...	print the path of a cached Debian tree with
 #				systemd and PKG... (built once, then reused)
+#	ct_lib_packages BIN...	the Debian packages of BIN's shared libraries
 #	ct_boot ROOT NAME	boot ROOT as container NAME; sets CT_INIT
 #	ct_run CMD...		run CMD inside, as root, with a clean env
 #	ct_pipe CMD...		the same, with standard input passed on
@@ -70,6 +71,21 @@ ct_rootfs() {
 		mv "$dir.new" "$dir"
 	) 9>"$CT_CACHE/lock" || return 1
 	echo "$dir"
+}
+
+# ct_lib_packages BIN...: the runtime libraries of the programs (ldd) as
+# Debian packages, the sanitizer runtimes too when the build has them.
+# t-systemd.sh and t-deb.sh ask ct_rootfs for these (plus
+# ca-certificates), so that both share one cached tree.
+ct_lib_packages() {
+	ldd "$@" |
+	    awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
+	    while read -r lib; do
+		for p in "$lib" "$(readlink -f "$lib")" "/usr$lib" \
+		    "${lib#/usr}"; do
+			dpkg -S "$p" 2>/dev/null && break
+		done
+	    done | cut -d: -f1 | sort -u
 }
 
 # ct_cgroup_dirs NAME: the container's cgroups, in the "systemd" and

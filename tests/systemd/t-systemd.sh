@@ -54,20 +54,8 @@ ms_since() { echo $(($(_now_ms) - $1)); }
 
 # --- set-up ------------------------------------------------------------------
 
-# The runtime libraries of the build (ldd) as Debian packages: the
-# sanitizer runtimes too, when the build has them.
-lib_packages() {
-	ldd "$XMPPD" "$XMPPD_CTL" |
-	    awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
-	    while read -r lib; do
-		for p in "$lib" "$(readlink -f "$lib")" "/usr$lib" \
-		    "${lib#/usr}"; do
-			dpkg -S "$p" 2>/dev/null && break
-		done
-	    done | cut -d: -f1 | sort -u
-}
 # shellcheck disable=SC2046
-root=$(ct_rootfs $(lib_packages) ca-certificates) ||
+root=$(ct_rootfs $(ct_lib_packages "$XMPPD" "$XMPPD_CTL") ca-certificates) ||
     bail "cannot build the container tree (see $CT_CACHE/debootstrap.log)"
 
 # make install, as a package would; then read back where things went.
@@ -89,7 +77,8 @@ case $(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit") in
 /tmp/*|/var/tmp/*|/home/*|/root/*|/run/user/*)
 	skip_all "the install prefix is hidden by the units' sandbox" ;;
 esac
-ctl=$(cd "$stage" && find . -name xmppd-ctl -type f | head -n 1 | cut -c2-)
+# The program, not the bash completion of the same name.
+ctl=$(cd "$stage" && find . -path '*/bin/xmppd-ctl' -type f | head -n 1 | cut -c2-)
 
 plan 40
 prosody_start || bail "prosody did not start"
