@@ -47,7 +47,7 @@ run_scenario() {	# NAME pre|post ERE
 	ok "$([ $((rss1 - RSS_BASE)) -lt 16384 ] && echo 0 || echo 1)" \
 	    "$1: RSS bounded ($rss1 kB, peaceful $RSS_BASE kB)"
 	check "$1: retried with backoff" \
-	    wait_for 10 sh -c "[ \$(grep -c '^CONNECT ' '$BAD_LOG') -ge 2 ]"
+	    wait_for 20 sh -c "[ \$(grep -c '^CONNECT ' '$BAD_LOG') -ge 2 ]"
 	if [ "$2" = pre ]; then
 		check_fail "$1: never online" \
 		    grep -q 'state change .* -> online' "$XMPPD_LOG"
