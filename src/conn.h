@@ -1,7 +1,7 @@
 /*
  * conn.h: the account's connection, one explicit state machine from
- * resolving to online and back, and the queue through which control
- * commands that change the connection run one at a time.
+ * resolving to online and back (conn.c), its verbs for the command queue
+ * (cmdq.h), its status, and the service API for the modules above it.
  */
 #ifndef XMPPD_CONN_H
 #define XMPPD_CONN_H
@@ -44,33 +44,46 @@ struct conn_hooks {
 	void	*arg;
 };
 
-/* The outcome of a queued command: ok, or an ERR code and text. */
+/* The outcome of a command: ok, or an ERR code and text. */
 typedef void (*conn_reply_cb)(void *arg, int ok, const char *code,
     const char *text);
-struct conn_waiter;
 
 struct conn	*conn_new(struct xmppd *);
 void		 conn_free(struct conn *);
 void		 conn_set_hooks(struct conn *, const struct conn_hooks *);
+/* Who learns that a shutdown has finished (the daemon: leave the loop). */
+void		 conn_on_stopped(struct conn *, void (*)(void *), void *);
+/* One watcher of state changes (the command queue); NULL removes it. */
+void		 conn_watch(struct conn *, void (*)(void *, enum conn_state,
+		    enum conn_state), void *);
 /* Begin going online (at start-up). */
 void		 conn_start(struct conn *);
-/* Clean shutdown; calls xmppd_stopped() when the stream is closed. */
+/* Clean shutdown; the stopped hook runs when the stream is closed. */
 void		 conn_shutdown(struct conn *);
 /* Addresses or routes changed: probe the link now. */
 void		 conn_network_changed(struct conn *);
-/* Config reloaded: reconnect when connection settings changed. */
-void		 conn_config_changed(struct conn *, int reconnect);
+/*
+ * Config reloaded: reconnect when connection settings changed (or when
+ * parked after a rejected password).  Returns 1 when it starts over.
+ */
+int		 conn_config_changed(struct conn *, int reconnect);
 
 /*
- * Queue a command (register, reauth, reconnect, connect, disconnect,
- * passwd, unregister, reload, wait-online).  The callback runs from the
- * event loop once the outcome is known, never from within conn_submit.
- * The waiter stays valid until then; conn_waiter_cancel() detaches a
- * caller that went away (the command itself still runs).
+ * Verbs for the command queue.  Each starts what it says; the outcome is
+ * a later state change (online, waiting, auth-failed, offline).
  */
-struct conn_waiter *conn_submit(struct conn *, enum ctl_cmd, const char *arg,
-		    conn_reply_cb, void *cbarg);
-void		 conn_waiter_cancel(struct conn_waiter *);
+void		 conn_connect(struct conn *);	/* online if not already */
+void		 conn_disconnect(struct conn *);	/* stay offline */
+void		 conn_reconnect(struct conn *);	/* a fresh connection */
+void		 conn_reauth(struct conn *, const char *password);
+void		 conn_register(struct conn *);	/* XEP-0077, then log in */
+/* Online only (-1 otherwise): the server's answer comes to cb. */
+int		 conn_passwd(struct conn *, const char *password,
+		    conn_reply_cb, void *);
+int		 conn_unregister(struct conn *, conn_reply_cb, void *);
+/* How the last registration went: 0 if none was tried; code NULL: ok. */
+int		 conn_register_result(const struct conn *, const char **code,
+		    const char **text);
 
 /* Immediate commands. */
 int		 conn_send_message(struct conn *, const char *to,
@@ -85,6 +98,9 @@ const char	*conn_state_name(enum conn_state);
 void		 conn_status(const struct conn *,
 		    void (*)(void *, const char *, const char *), void *);
 const char	*conn_jid(const struct conn *);
+const char	*conn_account(const struct conn *);	/* the bare JID */
+const char	*conn_last_error(const struct conn *);	/* "" when none */
+uint32_t	 conn_retry_ms(const struct conn *);	/* while waiting */
 
 /*
  * The service API: what modules above the connection (rooms, the outbox)

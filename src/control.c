@@ -22,6 +22,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "cmdq.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
@@ -44,7 +45,7 @@ struct ctl_client {
 	int			 events;
 	int			 closing;	/* free once output drains */
 	int			 dead;		/* free at the next reap */
-	struct conn_waiter	*waiter;	/* a queued command's reply */
+	struct cmdq_waiter	*waiter;	/* a queued command's reply */
 };
 TAILQ_HEAD(ctl_clients, ctl_client);
 
@@ -242,7 +243,7 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 		}
 		log_info("control: %s from uid %ld pid %ld", ci->name,
 		    (long)cl->uid, (long)cl->pid);
-		cl->waiter = conn_submit(conn, req->cmd,
+		cl->waiter = cmdq_submit(cl->ctl->x->cmdq, req->cmd,
 		    req->cmd == CTL_PASSWD ? req->argv[0] : NULL,
 		    ctl_queued_reply, cl);
 		return;
@@ -363,7 +364,7 @@ ctl_client_free(struct ctl_client *cl)
 	struct control	*ctl = cl->ctl;
 
 	/* The command goes on; only its reply has nobody to go to. */
-	conn_waiter_cancel(cl->waiter);
+	cmdq_waiter_cancel(cl->waiter);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	bufferevent_free(cl->bev);
 	free(cl);
