@@ -179,7 +179,8 @@ auth_challenge(struct conn *c, const struct stanza *s)
 {
 	unsigned char	*in, *out = NULL;
 	size_t		 inlen, outlen;
-	const char	*errstr;
+	/* What is wrong when no SASL step below says otherwise. */
+	const char	*errstr = "a challenge after the server's final message";
 	const char	*t = stanza_text(s);
 	int		 r;
 

@@ -20,8 +20,10 @@
 #include "log.h"
 #include "xmalloc.h"
 
+struct cmdq_waiters;
 struct cmdq_waiter {
 	TAILQ_ENTRY(cmdq_waiter) entry;
+	struct cmdq_waiters	*list;		/* the one it is on */
 	struct cmdq_op		*op;
 	conn_reply_cb		 cb;
 	void			*arg;
@@ -341,6 +343,7 @@ cmdq_submit(struct cmdq *q, enum ctl_cmd cmd, const char *arg,
 	w->cb = cb;
 	w->arg = cbarg;
 	if (cmd == CTL_WAIT_ONLINE) {
+		w->list = &q->online_waiters;
 		TAILQ_INSERT_TAIL(&q->online_waiters, w, entry);
 		if (conn_state(q->conn) == CONN_ONLINE)
 			event_active(q->ev, EV_TIMEOUT, 0);
@@ -359,18 +362,31 @@ cmdq_submit(struct cmdq *q, enum ctl_cmd cmd, const char *arg,
 		TAILQ_INSERT_TAIL(&q->ops, op, entry);
 	}
 	w->op = op;
+	w->list = &op->waiters;
 	TAILQ_INSERT_TAIL(&op->waiters, w, entry);
 	cmdq_schedule(q);
 	return w;
 }
 
+/* The client went away: nobody to answer (the command still runs). */
 void
 cmdq_waiter_cancel(struct cmdq_waiter *w)
 {
-	if (w != NULL) {
-		w->cb = NULL;
-		w->arg = NULL;
-	}
+	if (w == NULL)
+		return;
+	TAILQ_REMOVE(w->list, w, entry);
+	free(w);
+}
+
+size_t
+cmdq_waiting(const struct cmdq *q)
+{
+	struct cmdq_waiter	*w;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(w, &q->online_waiters, entry)
+		n++;
+	return n;
 }
 
 void

@@ -9,6 +9,8 @@
 #ifndef XMPPD_CMDQ_H
 #define XMPPD_CMDQ_H
 
+#include <stddef.h>
+
 #include "conn.h"
 #include "ctlproto.h"
 
@@ -40,6 +42,8 @@ void		 cmdq_free(struct cmdq *);
 struct cmdq_waiter *cmdq_submit(struct cmdq *, enum ctl_cmd, const char *arg,
 		    conn_reply_cb, void *cbarg);
 void		 cmdq_waiter_cancel(struct cmdq_waiter *);
+/* How many wait-online waiters there are (for tests). */
+size_t		 cmdq_waiting(const struct cmdq *);
 /* Shutting down: answer every command and waiter with ERR shutdown. */
 void		 cmdq_shutdown(struct cmdq *);
 

@@ -294,6 +294,9 @@ conn_wait(struct conn *c, enum conn_event ev, uint32_t min_ms,
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(c->ev_retry, &tv);
 	snprintf(buf, sizeof(buf), "%s; retry in %.1fs", reason, ms / 1000.0);
+	/* One early retry per backoff step: not again if this was one. */
+	c->early_retry_ok = !c->early_retried;
+	c->early_retried = 0;
 	conn_set_state(c, CONN_WAITING, ev, buf);
 }
 
@@ -370,8 +373,12 @@ conn_stable_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	/* Online long enough: the next failure starts a fresh schedule. */
+	/*
+	 * Online long enough: the next failure starts a fresh schedule, and
+	 * redirects count from zero again.  Nothing else clears either.
+	 */
 	backoff_reset(&c->backoff);
+	c->redirects = 0;
 }
 
 static void
@@ -441,6 +448,7 @@ conn_online(struct conn *c, enum conn_event ev)
 	char	buf[300];
 
 	session_online(c);
+	c->early_retried = 0;
 	snprintf(buf, sizeof(buf), "%s as %s", c->sm.resumed ?
 	    "session resumed, online" : "online", conn_jid(c));
 	conn_set_state(c, CONN_ONLINE, ev, buf);
@@ -856,18 +864,12 @@ int
 conn_set_presence(struct conn *c, const char *show, const char *status,
     const char **err)
 {
-	static const char *const shows[] = { "away", "chat", "dnd", "xa" };
-	size_t	i;
-
-	if (show != NULL && strcmp(show, "available") == 0)
-		show = NULL;
-	for (i = 0; show != NULL && i < nitems(shows); i++)
-		if (strcmp(show, shows[i]) == 0)
-			break;
-	if (show != NULL && i == nitems(shows)) {
-		*err = "SHOW must be available, away, chat, dnd or xa";
+	if (show != NULL && !presence_show_valid(show)) {
+		*err = "SHOW must be " PRESENCE_SHOWS;
 		return -1;
 	}
+	if (show != NULL && strcmp(show, "available") == 0)
+		show = NULL;
 	free(c->show);
 	free(c->status);
 	c->show = show ? xstrdup(show) : NULL;
@@ -917,6 +919,13 @@ conn_network_changed(struct conn *c)
 	if (c->stopping)
 		return;
 	if (c->state == CONN_WAITING) {
+		if (!c->early_retry_ok) {
+			log_info("network changed: already retried early; "
+			    "waiting out the backoff");
+			return;
+		}
+		c->early_retry_ok = 0;
+		c->early_retried = 1;
 		log_info("network changed: retrying now");
 		evtimer_del(c->ev_retry);
 		c->retry_ms = 0;

@@ -156,6 +156,8 @@ struct conn {
 	struct event		*ev_stable;
 	uint32_t		 retry_ms;
 	struct backoff		 backoff;
+	int			 early_retry_ok;	/* this wait may be cut */
+	int			 early_retried;		/* the attempt was early */
 	char			*password;
 	char			*bare;
 	char			*bound;

@@ -125,7 +125,10 @@ negotiate_stream_error(struct conn *c, const struct stanza *s)
 	if (strcmp(cond, "see-other-host") == 0 &&
 	    (ch = stanza_child(s, "see-other-host", NS_STREAMERR)) != NULL) {
 		if (c->redirects >= MAX_REDIRECTS) {
-			c->redirects = 0;	/* the backoff decides now */
+			/*
+			 * The backoff decides now, and goes on deciding: the
+			 * count is cleared only by a stable session.
+			 */
 			r = conn_defer(c, CEV_STREAM_ERROR, 0, "stream error "
 			    "see-other-host: more than %d redirects in a row",
 			    MAX_REDIRECTS);

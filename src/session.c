@@ -64,7 +64,6 @@ session_online(struct conn *c)
 
 	evtimer_del(c->ev_deadline);
 	c->neg = NEG_DONE;
-	c->redirects = 0;
 	if (!c->sm.resumed) {
 		sm_restart(&c->sm, &old);
 		if (c->features != NULL &&
@@ -101,7 +100,9 @@ session_pong(struct conn *c)
 	struct timeval	tv = { c->x->conf->ping_interval, 0 };
 
 	c->ping_outstanding = 0;
-	evtimer_add(c->ev_ping_interval, &tv);
+	/* ping_interval 0: pings are off; a probe's answer starts none. */
+	if (c->x->conf->ping_interval > 0)
+		evtimer_add(c->ev_ping_interval, &tv);
 }
 
 /* The answer to our ping, or its absence. */
