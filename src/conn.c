@@ -793,6 +793,7 @@ conn_reauth(struct conn *c, const char *password)
 	freezero_str(c->password);
 	c->password = xstrdup(password ? password : "");
 	c->auth_retry_noplus = 0;
+	sasl_forget_cache();	/* salted from the password replaced */
 	conn_restart(c);
 }
 

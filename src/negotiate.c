@@ -29,10 +29,12 @@ negotiate_open_stream(struct conn *c)
 	xml_parser_free(c->xml);
 	c->xml = xml_parser_new(c->xml_cbs, c, c->x->conf->max_stanza_size,
 	    64);
+	/* The account's JID goes out only on a protected stream. */
 	len = xasprintf(&out, "<?xml version='1.0'?><stream:stream "
-	    "xmlns='" NS_CLIENT "' xmlns:stream='" NS_STREAMS "' to='%s' "
-	    "from='%s' version='1.0' xml:lang='en'>", c->x->conf->jid.domain,
-	    c->bare);
+	    "xmlns='" NS_CLIENT "' xmlns:stream='" NS_STREAMS "' to='%s'%s%s%s"
+	    " version='1.0' xml:lang='en'>", c->x->conf->jid.domain,
+	    c->tls_active ? " from='" : "", c->tls_active ? c->bare : "",
+	    c->tls_active ? "'" : "");
 	transport_send_raw(c, out, len);
 	free(out);
 	c->neg = NEG_HEADER;
@@ -124,7 +126,13 @@ negotiate_stream_error(struct conn *c, const struct stanza *s)
 	transport_send_raw(c, "</stream:stream>", 16);
 	if (strcmp(cond, "see-other-host") == 0 &&
 	    (ch = stanza_child(s, "see-other-host", NS_STREAMERR)) != NULL) {
-		if (c->redirects >= MAX_REDIRECTS) {
+		/* Anyone on the path can write to a stream not verified. */
+		if (!c->tls_active || !c->x->conf->tls_verify)
+			r = conn_defer(c, CEV_STREAM_ERROR, 0, "stream error "
+			    "see-other-host on a stream that is not verified "
+			    "(%s): not followed", c->tls_active ?
+			    "tls_verify = no" : "before TLS");
+		else if (c->redirects >= MAX_REDIRECTS) {
 			/*
 			 * The backoff decides now, and goes on deciding: the
 			 * count is cleared only by a stable session.

@@ -50,6 +50,27 @@ register_outcome(struct conn *c, const char *code, const char *fmt, ...)
 	c->reg_text = xstrdup(buf);
 }
 
+/* Wipe the password in a request we built, then free it. */
+static void
+register_free_secret(struct stanza *iq)
+{
+	struct stanza	*q, *f, *v;
+
+	if ((q = stanza_child(iq, "query", NS_REGISTER)) == NULL)
+		goto done;
+	if ((f = stanza_child(q, "password", NULL)) != NULL)
+		explicit_bzero((char *)stanza_text(f), stanza_text_len(f));
+	if ((f = stanza_child(q, "x", NS_XDATA)) != NULL)
+		for (f = stanza_first_child(f); f; f = stanza_next_sibling(f))
+			if (stanza_attr(f, "var") != NULL &&
+			    strcmp(stanza_attr(f, "var"), "password") == 0 &&
+			    (v = stanza_child(f, "value", NULL)) != NULL)
+				explicit_bzero((char *)stanza_text(v),
+				    stanza_text_len(v));
+done:
+	stanza_free(iq);
+}
+
 /* A new <iq type=TYPE><query xmlns=NS/></iq>; returns the query. */
 static struct stanza *
 register_query(const char *type)
@@ -148,7 +169,8 @@ register_submit(struct conn *c, const struct stanza *form)
 		stanza_add_text_child(q, "password", NULL, c->password);
 	}
 	c->reg = REG_SUBMIT;
-	transport_send_iq(c, iq, 0, register_answer, &c->arg_neg);
+	transport_send_iq_secret(c, iq, 0, register_answer, &c->arg_neg);
+	register_free_secret(iq);
 }
 
 static void
@@ -296,6 +318,8 @@ register_online_answer(void *arg, enum iq_outcome how,
 			freezero_str(c->password);
 			c->password = c->passwd_new;
 			c->passwd_new = NULL;
+			/* The old password's salted form is of no use now. */
+			sasl_forget_cache();
 			register_reply(c, 1, NULL, "password changed on the "
 			    "server; xmppd uses it until it stops: store it in "
 			    "%s now", c->x->conf->password_file ?
@@ -330,8 +354,9 @@ register_passwd(struct conn *c, const char *password, conn_reply_cb cb,
 	c->passwd_new = xstrdup(password);
 	c->req_cb = cb;
 	c->req_arg = arg;
-	transport_send_iq(c, stanza_parent(q), NEGOTIATION_TIMEOUT,
+	transport_send_iq_secret(c, stanza_parent(q), NEGOTIATION_TIMEOUT,
 	    register_online_answer, &c->arg_op);
+	register_free_secret(stanza_parent(q));
 }
 
 void

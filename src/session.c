@@ -351,8 +351,8 @@ session_resumed(struct conn *c, const struct stanza *s)
 		return SESSION_SM_OK;
 	}
 	if (dropped > 0)
-		log_info("left %zu stanzas from before the restart to the "
-		    "services that sent them", dropped);
+		log_info("not resending %zu stanzas: a password, or a "
+		    "service's from before a restart (it resends)", dropped);
 	c->bound = xstrdup(c->sm.jid);
 	/* Resend what the old stream lost, in order, same counters. */
 	TAILQ_FOREACH(it, &c->sm.unacked, entry)

@@ -76,6 +76,17 @@ sm_track(struct sm *sm, const char *kind, const char *data, size_t len,
 }
 
 int
+sm_track_secret(struct sm *sm, const char *kind)
+{
+	static const char	 placeholder[] = "<!-- not kept: a secret -->";
+	int			 r;
+
+	r = sm_track(sm, kind, placeholder, sizeof(placeholder) - 1, 0);
+	TAILQ_LAST(&sm->unacked, sm_items)->void_tag = 1;
+	return r;
+}
+
+int
 sm_ack(struct sm *sm, const char *hs, sm_acked_cb acked, void *arg)
 {
 	const char	*errstr;

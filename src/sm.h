@@ -25,8 +25,9 @@ struct sm_item {
 	TAILQ_ENTRY(sm_item)	 entry;
 	int			 is_message;
 	uint64_t		 tag;		/* a service's, 0: none */
-	int			 void_tag;	/* a service's, from a saved
-						   session: never resent */
+	int			 void_tag;	/* never resent: a service's
+						   from a saved session, or
+						   a secret (a placeholder) */
 	size_t			 len;
 	char			 data[];
 };
@@ -64,6 +65,12 @@ void	 sm_free(struct sm *);
  */
 int	 sm_track(struct sm *, const char *kind, const char *data, size_t len,
 	    uint64_t tag);
+/*
+ * A stanza that carries a secret (a password) was sent: counted like any
+ * other, but the queue keeps a placeholder, never the stanza, so it is
+ * neither resent nor saved.
+ */
+int	 sm_track_secret(struct sm *, const char *kind);
 /* Would a stanza be refused room?  (Services are refused, not dropped.) */
 int	 sm_full(const struct sm *);
 /*

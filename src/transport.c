@@ -110,6 +110,22 @@ transport_send_iq(struct conn *c, struct stanza *iq, unsigned int timeout_s,
 }
 
 void
+transport_send_iq_secret(struct conn *c, struct stanza *iq,
+    unsigned int timeout_s, iq_cb cb, void *arg)
+{
+	size_t	len;
+
+	iq_table_add(c->iqs, iq, timeout_s ? monotime_ms() +
+	    (uint64_t)timeout_s * 1000 : 0, cb, arg);
+	len = stanza_serialize(iq, NS_CLIENT, &c->out, &c->out_cap);
+	transport_send_raw(c, c->out, len);
+	if (c->sm.enabled)
+		(void)sm_track_secret(&c->sm, stanza_name(iq));
+	explicit_bzero(c->out, c->out_cap);
+	conn_iq_arm(c);
+}
+
+void
 transport_stream_error(struct conn *c, const char *cond, const char *text)
 {
 	char	*body = NULL, *out;

@@ -37,6 +37,13 @@ void	transport_send(struct conn *, const struct stanza *, uint64_t tag);
  */
 void	transport_send_iq(struct conn *, struct stanza *iq,
 	    unsigned int timeout_s, iq_cb, void *arg);
+/*
+ * The same for a request that carries a password (not taken over: the
+ * caller wipes and frees it): XEP-0198 keeps a placeholder, not a copy,
+ * and the kept send buffer is wiped.
+ */
+void	transport_send_iq_secret(struct conn *, struct stanza *iq,
+	    unsigned int timeout_s, iq_cb, void *arg);
 /* Send a stream error and close our side of the stream. */
 void	transport_stream_error(struct conn *, const char *cond,
 	    const char *text);

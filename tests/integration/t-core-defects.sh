@@ -6,12 +6,16 @@
 #  18 a server that ends every session right after login with a
 #     see-other-host back to itself cannot make xmppd reconnect faster
 #     than its backoff: the redirect count is cleared only by a session
-#     that stayed online for the stable period, not by reaching online.
+#     that stayed online for the stable period, not by reaching online;
+#  9  the stream header sent before STARTTLS carries no from= (the JID
+#     would go out in clear text); the one after TLS does;
+#  10 a see-other-host on the plaintext stream, before TLS, is not
+#     followed: an on-path attacker could send xmppd anywhere.
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
 make_certs
-plan 6
+plan 10
 
 # --- defect 4 -------------------------------------------------------------------
 badserver_start final-challenge
@@ -43,4 +47,33 @@ check "the redirect limit was reached" \
 xmppd_stop >/dev/null || :
 badserver_stop
 
+# --- defect 9 -------------------------------------------------------------------
+badserver_start ok
+write_conf "$T/ok.conf" server="127.0.0.1:$BAD_PORT"
+xmppd_start "$T/ok.conf"
+wait_log 20 'state change .* -> online' || bail "never online"
+first=$(grep '^RECV-HEADER' "$BAD_LOG" | sed -n 1p)
+second=$(grep '^RECV-HEADER' "$BAD_LOG" | sed -n 2p)
+unlike "$first" 'from=' "the header before STARTTLS has no from ($first)"
+like "$second" 'from=bot@xmppd\.test' "the header under TLS has from="
+xmppd_stop >/dev/null || :
+badserver_stop
+
+# --- defect 10 ------------------------------------------------------------------
+badserver_start ok
+target=$BAD_PORT
+target_log=$BAD_LOG
+target_pid=$BAD_PID
+badserver_start see-other-host --redirect-port "$target" --redirect-when pre-tls
+write_conf "$T/soh.conf" server="127.0.0.1:$BAD_PORT" reconnect_min=2 \
+    reconnect_max=2
+xmppd_start "$T/soh.conf"
+check "see-other-host before TLS: refused with a clear log line" \
+    wait_log 20 'see-other-host on a stream that is not verified'
+sleep 3
+is "$(badserver_connects "$target_log")" 0 \
+    "the host it names was never contacted"
+xmppd_stop >/dev/null || :
+badserver_stop
+badserver_stop "$target_pid"
 check "no sanitizer reports" no_sanitizer_reports

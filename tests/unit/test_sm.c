@@ -206,6 +206,47 @@ fresh_session(void)
 	sm_free(&sm);
 }
 
+/* A stanza with a password: counted, never kept, resent or saved. */
+static void
+secrets(void)
+{
+	struct sm	 sm;
+	struct sm_items	 resend;
+	struct sm_item	*it;
+	char		*buf = NULL;
+	size_t		 len = 0, dropped;
+	FILE		*f;
+
+	sm_init(&sm);
+	sm.enabled = 1;
+	sm_enabled(&sm, "true", "s", "300", "bot@example.org/r");
+	track(&sm, "message", "<m1/>", 0);
+	is_int(sm_track_secret(&sm, "iq"), 0, "a secret iq: no <r/> either");
+	track(&sm, "message", "<m2/>", 0);
+	is_int(sm.n, 3, "it is counted");
+	it = TAILQ_NEXT(TAILQ_FIRST(&sm.unacked), entry);
+	ok(it->void_tag && strstr(it->data, "secret") != NULL,
+	    "a placeholder is kept, never resent");
+	f = open_memstream(&buf, &len);
+	sm_save(&sm, f, 1000);
+	fclose(f);
+	ok(strstr(buf, "stanza 27 2\n<!-- not kept: a secret -->\n") != NULL,
+	    "the file holds the placeholder, as not to resend");
+	free(buf);
+	sm.resumable = 1;
+	sm_lost(&sm, 1000);
+	is_int(sm_resumed(&sm, "1", NULL, NULL, &dropped), 0, "resumed");
+	is_int(dropped, 1, "the secret is not resent");
+	ok(sm.n == 1 && strcmp(TAILQ_FIRST(&sm.unacked)->data, "<m2/>") == 0,
+	    "the message after it is");
+	sm_restart(&sm, &resend);
+	while ((it = TAILQ_FIRST(&resend)) != NULL) {
+		TAILQ_REMOVE(&resend, it, entry);
+		free(it);
+	}
+	sm_free(&sm);
+}
+
 static void
 saved_file(void)
 {
@@ -288,6 +329,7 @@ main(void)
 	enabled_and_lost();
 	resumption();
 	fresh_session();
+	secrets();
 	saved_file();
 	return done_testing();
 }
