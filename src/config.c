@@ -358,21 +358,15 @@ set_tls_verify(struct config *c, const char *v, char **msg)
 static int
 set_presence_show(struct config *c, const char *v, char **msg)
 {
-	static const char *shows[] = { "away", "chat", "dnd", "xa" };
-	size_t	i;
-
-	/* "available" is the absence of <show/> on the wire. */
-	if (strcmp(v, "available") == 0)
-		return 0;
-	for (i = 0; i < nitems(shows); i++) {
-		if (strcmp(v, shows[i]) == 0) {
-			c->presence_show = xstrdup(v);
-			return 0;
-		}
+	if (!presence_show_valid(v)) {
+		xasprintf(msg, "invalid value '%s' (expected " PRESENCE_SHOWS
+		    ")", v);
+		return -1;
 	}
-	xasprintf(msg, "invalid value '%s' (expected available, away, chat, "
-	    "dnd or xa)", v);
-	return -1;
+	/* "available" is the absence of <show/> on the wire. */
+	if (strcmp(v, "available") != 0)
+		c->presence_show = xstrdup(v);
+	return 0;
 }
 
 static int

@@ -22,6 +22,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "cmdq.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
@@ -44,12 +45,13 @@ struct ctl_client {
 	int			 events;
 	int			 closing;	/* free once output drains */
 	int			 dead;		/* free at the next reap */
-	struct conn_waiter	*waiter;	/* a queued command's reply */
+	struct cmdq_waiter	*waiter;	/* a queued command's reply */
 };
 TAILQ_HEAD(ctl_clients, ctl_client);
 
 struct control {
 	struct xmppd		*x;
+	struct control_hooks	 hooks;
 	int			 fd;
 	char			*path;		/* NULL: passed by systemd */
 	struct event		*ev_accept;
@@ -260,7 +262,7 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 		}
 		log_info("control: %s from uid %ld pid %ld", ci->name,
 		    (long)cl->uid, (long)cl->pid);
-		cl->waiter = conn_submit(conn, req->cmd,
+		cl->waiter = cmdq_submit(cl->ctl->x->cmdq, req->cmd,
 		    req->cmd == CTL_PASSWD ? req->argv[0] : NULL,
 		    ctl_queued_reply, cl);
 		return;
@@ -281,7 +283,7 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 	case CTL_HANDOVER:
 		log_info("control: handover from uid %ld pid %ld",
 		    (long)cl->uid, (long)cl->pid);
-		if (xmppd_handover(cl->ctl->x, &err) == -1) {
+		if (cl->ctl->hooks.handover(cl->ctl->hooks.arg, &err) == -1) {
 			ctl_final(cl, 0, CTL_ERR_STATE, err);
 			break;
 		}
@@ -393,7 +395,7 @@ ctl_client_free(struct ctl_client *cl)
 	struct control	*ctl = cl->ctl;
 
 	/* The command goes on; only its reply has nobody to go to. */
-	conn_waiter_cancel(cl->waiter);
+	cmdq_waiter_cancel(cl->waiter);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	bufferevent_free(cl->bev);
 	free(cl);
@@ -595,7 +597,8 @@ ctl_listen(struct control *ctl, const char *path, char **cause)
 }
 
 struct control *
-control_new(struct xmppd *x, char **cause)
+control_new(struct xmppd *x, const struct control_hooks *chooks,
+    char **cause)
 {
 	struct control		*ctl;
 	struct conn_hooks	 hooks = { ctl_hook_state, ctl_hook_message,
@@ -604,6 +607,7 @@ control_new(struct xmppd *x, char **cause)
 
 	ctl = xcalloc(1, sizeof(*ctl));
 	ctl->x = x;
+	ctl->hooks = *chooks;
 	TAILQ_INIT(&ctl->clients);
 	if (x->conf->control_group != NULL) {
 		if ((gr = getgrnam(x->conf->control_group)) == NULL) {

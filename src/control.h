@@ -7,12 +7,21 @@
 struct xmppd;
 struct control;
 
+/* What the control socket asks of the daemon itself. */
+struct control_hooks {
+	/* handover: stop keeping the XEP-0198 session for the next
+	   process; -1 with *cause when it cannot. */
+	int	(*handover)(void *arg, const char **cause);
+	void	*arg;
+};
+
 /*
  * Listen on the socket systemd passed, or on conf->control_socket (a
  * stale file is replaced; a live daemon on it is an error).  NULL with
  * *cause on failure.  Installs its hooks on x->conn.
  */
-struct control	*control_new(struct xmppd *, char **cause);
+struct control	*control_new(struct xmppd *, const struct control_hooks *,
+		    char **cause);
 void		 control_free(struct control *);
 const char	*control_path(const struct control *);
 

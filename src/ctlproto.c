@@ -71,10 +71,6 @@ const struct ctl_cmd_info ctl_cmds[] = {
 	{ CTL_NONE, NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
-static const char *const ctl_shows[] = {
-	"available", "away", "chat", "dnd", "xa"
-};
-
 const struct ctl_cmd_info *
 ctl_cmd_lookup(const char *name)
 {
@@ -369,10 +365,5 @@ ctl_check_args(const struct ctl_cmd_info *ci, struct ctl_request *req,
 static int
 ctl_valid_show(const char *show)
 {
-	size_t	i;
-
-	for (i = 0; i < nitems(ctl_shows); i++)
-		if (strcmp(show, ctl_shows[i]) == 0)
-			return 1;
-	return 0;
+	return presence_show_valid(show);
 }

@@ -392,3 +392,17 @@ strlcpy(char *dst, const char *src, size_t size)
 	return len;
 }
 #endif
+
+int
+presence_show_valid(const char *show)
+{
+	static const char *const shows[] = {
+		"available", "away", "chat", "dnd", "xa"
+	};
+	size_t	i;
+
+	for (i = 0; i < nitems(shows); i++)
+		if (strcmp(show, shows[i]) == 0)
+			return 1;
+	return 0;
+}

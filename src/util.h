@@ -24,6 +24,13 @@ int		 utf8_valid(const char *, size_t);
  */
 int		 write_private_file(const char *dir, const char *path,
 		    void (*fill)(FILE *, void *), void *arg, char **cause);
+/*
+ * A presence <show/> value as the config and the control socket take it:
+ * "available" (no <show/>), "away", "chat", "dnd" or "xa" (RFC 6121
+ * 4.7.2.1).  The one list; PRESENCE_SHOWS names them for messages.
+ */
+int		 presence_show_valid(const char *);
+#define PRESENCE_SHOWS	"available, away, chat, dnd or xa"
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 monotime_ms(void);
 

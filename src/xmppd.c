@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "cmdq.h"
 #include "config.h"
 #include "confcheck.h"
 #include "conn.h"
@@ -144,12 +145,15 @@ conf_needs_reconnect(const struct config *a, const struct config *b)
 	    a->max_stanza_size != b->max_stanza_size;
 }
 
-int
-xmppd_reload(struct xmppd *x, char **cause)
+/* Re-read the config file (SIGHUP, reload) and apply it: -1, 0, or 1 when
+   the connection starts over. */
+static int
+xmppd_reload(void *arg, char **cause)
 {
+	struct xmppd	*x = arg;
 	struct config	*conf;
 	SSL_CTX		*ctx = NULL;
-	int		 reconnect;
+	int		 reconnect, r;
 
 	notify_reloading();
 	log_info("reloading %s", x->conf_path);
@@ -171,9 +175,9 @@ xmppd_reload(struct xmppd *x, char **cause)
 	config_free(x->conf);
 	x->conf = conf;
 	log_setverbose(opt_debug || conf->log_verbose);
-	conn_config_changed(x->conn, reconnect);
+	r = conn_config_changed(x->conn, reconnect);
 	notify_ready();
-	return 0;
+	return r;
 fail:
 	log_warnx("reload failed, keeping the running configuration: %s",
 	    *cause);
@@ -183,9 +187,11 @@ fail:
 	return -1;
 }
 
-int
-xmppd_reload_password(struct xmppd *x, char **cause)
+/* Re-read only the credentials (reauth); *password is a copy. */
+static int
+xmppd_reload_password(void *arg, char **password, char **cause)
 {
+	struct xmppd	*x = arg;
 	struct config	*conf;
 
 	if ((conf = load_config(x->conf_path, cause)) == NULL)
@@ -194,12 +200,16 @@ xmppd_reload_password(struct xmppd *x, char **cause)
 	x->conf->password = conf->password;
 	conf->password = NULL;
 	config_free(conf);
+	*password = xstrdup(x->conf->password ? x->conf->password : "");
 	return 0;
 }
 
-void
-xmppd_stopped(struct xmppd *x)
+/* The connection has closed after a shutdown: leave the loop. */
+static void
+xmppd_stopped(void *arg)
 {
+	struct xmppd	*x = arg;
+
 	event_base_loopexit(x->base, NULL);
 }
 
@@ -225,7 +235,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		if (!x->stopping)
-			conn_submit(x->conn, CTL_RELOAD, NULL, NULL, NULL);
+			cmdq_submit(x->cmdq, CTL_RELOAD, NULL, NULL, NULL);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -236,6 +246,7 @@ signal_cb(evutil_socket_t sig, short ev, void *arg)
 		x->stopping = 1;
 		stop_timer = evtimer_new(x->base, stop_timeout_cb, x);
 		evtimer_add(stop_timer, &tv);
+		cmdq_shutdown(x->cmdq);
 		conn_shutdown(x->conn);
 		break;
 	}
@@ -257,10 +268,11 @@ handover_sm_cb(void *arg, const char *key, const char *val)
  * next process whatever resume_after_restart says.  Refused, and nothing
  * stops, when there is no resumable session online to keep.
  */
-int
-xmppd_handover(struct xmppd *x, const char **cause)
+static int
+xmppd_handover(void *arg, const char **cause)
 {
-	int	resumable = 0;
+	struct xmppd	*x = arg;
+	int		 resumable = 0;
 
 	if (x->stopping) {
 		*cause = "xmppd is shutting down";
@@ -322,6 +334,9 @@ int
 main(int argc, char *argv[])
 {
 	struct xmppd	 x;
+	struct control_hooks ctl_hooks = { xmppd_handover, &x };
+	struct cmdq_hooks cmdq_hooks = { xmppd_reload, xmppd_reload_password,
+	    &x };
 	struct event	*ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
 	struct netwatch	*nw = NULL;
 	char		*cause = NULL;
@@ -385,7 +400,9 @@ main(int argc, char *argv[])
 		goto fail;
 	}
 	x.conn = conn_new(&x);
-	if ((x.ctl = control_new(&x, &cause)) == NULL) {
+	conn_on_stopped(x.conn, xmppd_stopped, &x);
+	x.cmdq = cmdq_new(x.base, x.conn, &cmdq_hooks);
+	if ((x.ctl = control_new(&x, &ctl_hooks, &cause)) == NULL) {
 		startup_failed("control socket: %s", cause);
 		goto fail;
 	}
@@ -415,6 +432,7 @@ fail:
 	notify_watchdog_stop();
 	netwatch_free(nw);
 	control_free(x.ctl);
+	cmdq_free(x.cmdq);
 	conn_free(x.conn);
 	if (stop_timer != NULL)
 		event_free(stop_timer);

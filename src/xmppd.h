@@ -1,5 +1,7 @@
 /*
- * xmppd.h: the daemon's shared state and the glue between its parts.
+ * xmppd.h: the daemon's shared state: what main() set up, read by the
+ * parts it hands it to.  Nothing here is a function: the parts report to
+ * the daemon through hooks (conn_on_stopped, struct cmdq_hooks).
  */
 #ifndef XMPPD_XMPPD_H
 #define XMPPD_XMPPD_H
@@ -8,6 +10,7 @@
 
 struct event_base;
 struct config;
+struct cmdq;
 struct conn;
 struct control;
 
@@ -17,18 +20,10 @@ struct xmppd {
 	struct config		*conf;
 	SSL_CTX			*tls_ctx;
 	struct conn		*conn;
+	struct cmdq		*cmdq;
 	struct control		*ctl;
 	int			 stopping;
 	int			 handover;	/* the stop is a restart */
 };
-
-/* xmppd.c */
-/* Re-read the config file (SIGHUP, reload); applies it to the conn. */
-int	xmppd_reload(struct xmppd *, char **cause);
-/* Re-read only the credentials (reauth). */
-int	xmppd_reload_password(struct xmppd *, char **cause);
-void	xmppd_stopped(struct xmppd *);
-/* Exit keeping the XEP-0198 session for the next process (handover). */
-int	xmppd_handover(struct xmppd *, const char **cause);
 
 #endif

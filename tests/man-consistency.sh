@@ -80,7 +80,7 @@ result $rc "xmppd(8) does not say error messages are left out" \
     "$(grep -Ein 'except error|error messages are (not|never)' "$daemon")"
 
 # The code with adjacent C string literals joined, on one line.
-code=$(cat "$top_srcdir"/src/*.c | tr '\n\t' '  ' | sed 's/"  *"//g')
+code=$(cat "$top_srcdir"/src/*.c "$top_srcdir"/src/*.h | tr '\n\t' '  ' | sed 's/"  *"//g')
 netchange=$(section "$daemon" '^\.Ss Network changes' '^\.S[sh] ')
 quoted=$(printf '%s\n' "$netchange" | sed -n 's/^\.Ql \(.*\)$/\1/p')
 missing=

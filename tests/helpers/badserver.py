@@ -51,6 +51,16 @@ then presence is accepted and pings are answered.  Scenarios:
     no-starttls         features without starttls (mechanisms offered in
                         the clear; a client that uses them is logged as
                         PLAINTEXT-AUTH)
+    final-challenge     the SCRAM server-final message in a <challenge/>
+                        (RFC 6120 6.3.10), then, after the client's empty
+                        <response/>, one more challenge (EXTRA-CHALLENGE)
+    redirect-online     after bind, see-other-host pointing at this server
+                        itself: every session ends right after login
+    iq-spoof            online, answers from the wrong sender with the
+                        right id: a ping gets only a result from
+                        mallory@DOMAIN/x (PING-SPOOFED); a jabber:iq:register
+                        request gets that result, then the real answer, an
+                        error not-allowed without 'from' (REGISTER-SPOOFED)
 
 "After bind" means once the client's initial presence arrived (or --delay
 seconds after the bind, whichever is first).  see-other-host is sent after
@@ -85,7 +95,8 @@ SCENARIOS = (
     'see-other-host', 'redirect-loop', 'conflict', 'system-shutdown',
     'policy-violation', 'reset', 'not-authorized-mid', 'tcp-reset', 'silent',
     'no-starttls', 'register-oob', 'register-captcha', 'register-form',
-    'register-not-acceptable', 'ssdp-ok', 'ssdp-mismatch',
+    'register-not-acceptable', 'ssdp-ok', 'ssdp-mismatch', 'iq-spoof',
+    'final-challenge', 'redirect-online',
 )
 POST_BIND_ERRORS = {
     'conflict': 'conflict', 'system-shutdown': 'system-shutdown',
@@ -328,6 +339,20 @@ def do_scram(c, args, mech, first_b64):
     ssig = hmac.new(skey, authmsg, h).digest()
     if args.scenario == 'bad-signature':
         ssig = os.urandom(len(ssig))
+    if args.scenario == 'final-challenge':
+        c.send("<challenge xmlns='%s'>%s</challenge>"
+               % (NS_SASL, base64.b64encode(b'v=' + base64.b64encode(ssig)).decode()),
+               'server-final as a challenge')
+        el = c.next()
+        if el.tag != '{%s}response' % NS_SASL:
+            return sasl_failure(c, 'malformed-request', mech, 'expected <response/>')
+        c.send("<challenge xmlns='%s'>%s</challenge>"
+               % (NS_SASL, base64.b64encode(b'x=more').decode()))
+        log('EXTRA-CHALLENGE')
+        el = c.next()
+        if el.tag == '{%s}abort' % NS_SASL:
+            return sasl_failure(c, 'aborted', mech, 'client aborted')
+        return sasl_failure(c, 'malformed-request', mech, 'expected <abort/>')
     c.send("<success xmlns='%s'>%s</success>"
            % (NS_SASL, base64.b64encode(b'v=' + base64.b64encode(ssig)).decode()),
            'success (v=%s)' % ('wrong' if args.scenario == 'bad-signature' else 'good'))
@@ -531,6 +556,9 @@ def session(c, args, ctx, own_port):
             break
         if handle(c, el, jid) == 'presence':
             break
+    if sc == 'redirect-online':
+        see_other_host(c, args, own_port)
+        raise Closed('redirected after login')
     post_bind(c, args, jid)
     online_loop(c, args, jid)
 
@@ -599,6 +627,18 @@ def handle(c, el, jid):
         return 'presence'
     if el.tag == C + 'iq':
         typ, iid = el.get('type'), el.get('id', '')
+        if c.args.scenario == 'iq-spoof' and typ in ('get', 'set'):
+            spoof = 'mallory@%s/x' % c.args.domain
+            if el.find('{%s}ping' % NS_PING) is not None:
+                c.send("<iq type='result' id='%s' from='%s'/>" % (iid, spoof))
+                log('PING-SPOOFED', iid)
+                return 'iq'
+            if el.find('{%s}query' % NS_REG) is not None:
+                c.send("<iq type='result' id='%s' from='%s'/>" % (iid, spoof))
+                c.send("<iq type='error' id='%s'><error type='cancel'><not-allowed "
+                       "xmlns='%s'/></error></iq>" % (iid, NS_STANZAS))
+                log('REGISTER-SPOOFED', iid)
+                return 'iq'
         if typ == 'get' and el.find('{%s}ping' % NS_PING) is not None:
             c.send("<iq type='result' id='%s' from='%s'/>" % (iid, el.get('to', c.args.domain)))
             log('PING-ANSWERED', iid)
