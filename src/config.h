@@ -11,6 +11,8 @@
 
 #include "jid.h"
 
+struct roomconf;
+
 enum tls_mode {
 	TLS_MODE_AUTO = 0,	/* direct TLS where SRV says so, else STARTTLS */
 	TLS_MODE_STARTTLS,
@@ -51,6 +53,7 @@ struct config {
 	int		 resume_after_restart;	/* SIGTERM keeps the session */
 	char		*state_dir;
 	int		 log_verbose;	/* log_level = debug */
+	struct roomconf	*rooms;		/* NULL: no group-chat keys */
 };
 
 /*
