@@ -636,3 +636,29 @@ roomconf_password(const struct roomconf_room *r, char **pw, char **cause)
 	free(path);
 	return *pw != NULL ? 1 : -1;
 }
+
+/*
+ * For "xmppd -n": every room password that can be read here must be.
+ * A credential is skipped outside the unit (no CREDENTIALS_DIRECTORY),
+ * as the account's own credential is.
+ */
+int
+roomconf_check_passwords(const struct roomconf *rc, char **cause)
+{
+	const char	*dir = getenv("CREDENTIALS_DIRECTORY");
+	char		*pw;
+	size_t		 i;
+	int		 rv;
+
+	*cause = NULL;
+	for (i = 0; rc != NULL && i < rc->nrooms; i++) {
+		if (rc->rooms[i].password_credential != NULL &&
+		    (dir == NULL || *dir == '\0'))
+			continue;
+		if ((rv = roomconf_password(&rc->rooms[i], &pw, cause)) == -1)
+			return -1;
+		if (rv == 1)
+			freezero_str(pw);
+	}
+	return 0;
+}

@@ -89,5 +89,7 @@ int		 roomconf_parse_ref(const char *, char **jid, char **nick,
  */
 int		 roomconf_password(const struct roomconf_room *, char **pw,
 		    char **cause);
+/* Read every room password readable here (xmppd -n); -1 with *cause. */
+int		 roomconf_check_passwords(const struct roomconf *, char **cause);
 
 #endif

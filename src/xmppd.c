@@ -23,6 +23,7 @@
 #include "log.h"
 #include "netwatch.h"
 #include "notify.h"
+#include "roomconf.h"
 #include "tls.h"
 #include "xmalloc.h"
 #include "xmppd.h"
@@ -238,6 +239,8 @@ check_config(const char *path, int verbose)
 		goto done;
 	if ((conf->password != NULL || conf->password_file != NULL) &&
 	    config_load_password(conf, &cause) == -1)
+		goto done;
+	if (roomconf_check_passwords(conf->rooms, &cause) == -1)
 		goto done;
 	warn_config(conf);
 	if (verbose)
