@@ -5,7 +5,7 @@
 # and prints what it sees, one event per line:
 #   ONLINE <jid>
 #   JOINED <room> <nick> / JOIN-ERROR <room> <condition>
-#   PRESENCE <room> <nick> <available|unavailable> <codes,...>
+#   PRESENCE <room> <nick> <available|unavailable> <codes,...|-> <show|->
 #   GROUPCHAT <room> <nick> <text>
 #   SUBJECT <room> <nick> <text>
 #   DONE <n> <command> ok|error <condition>   (for iq commands, n counts)
@@ -120,8 +120,9 @@ class Peer:
                 return
             if '110' in codes and el.get('type') != 'unavailable':
                 say('JOINED %s %s' % (room, nick))
-            say('PRESENCE %s %s %s %s' % (room, nick, el.get('type', 'available'),
-                                           ','.join(codes)))
+            say('PRESENCE %s %s %s %s %s' % (room, nick, el.get('type', 'available'),
+                                              ','.join(codes) or '-',
+                                              el.findtext(self.C('show')) or '-'))
         elif el.tag == self.C('message') and el.get('type') == 'groupchat':
             body = el.findtext(self.C('body'))
             subj = el.findtext(self.C('subject'))
