@@ -2252,6 +2252,8 @@ conn_sm_input(struct conn *c, struct stanza *s)
 		free(c->sm.id);
 		c->sm.id = NULL;
 		c->sm.resumable = 0;
+		/* A resume earlier in this process must not make this one. */
+		c->sm.resumed = 0;
 		conn_features(c, c->features);
 	} else if (strcmp(name, "failed") == 0) {
 		struct sm_item	*it;

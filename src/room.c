@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "room.h"
 #include "stanza.h"
@@ -489,6 +490,9 @@ room_presence(struct room *r, const struct room_presence *p, uint64_t now)
  * just changed nick) mean still joined; remote-server-not-found or
  * -timeout say nothing either way, so ask again after the next silence;
  * any other error, or no answer, means the room forgot us: rejoin.
+ * item-not-found counts as "joined" only when the room itself says it
+ * (by = the room, or no by at all); said by the service, it means the
+ * room is gone, as after a MUC restart that dropped it.
  */
 static int
 room_pinged(struct room *r, const struct room_input *in, uint64_t now)
@@ -505,6 +509,13 @@ room_pinged(struct room *r, const struct room_input *in, uint64_t now)
 	case ROOM_PING_RESULT:
 		break;
 	case ROOM_PING_ERROR:
+		if (strcmp(c, "item-not-found") == 0 && in->by != NULL &&
+		    strcasecmp(in->by, r->jid) != 0) {
+			snprintf(why, sizeof(why), "self-ping: the room is gone "
+			    "(item-not-found from %s)", in->by);
+			strlcpy(r->last_error, why, sizeof(r->last_error));
+			return room_join(r, now);
+		}
 		if (strcmp(c, "service-unavailable") == 0 ||
 		    strcmp(c, "feature-not-implemented") == 0 ||
 		    strcmp(c, "item-not-found") == 0 ||

@@ -89,6 +89,7 @@ struct room_input {
 	const struct room_presence *pres;
 	enum room_ping		 ping;
 	const char		*condition;	/* ping error condition */
+	const char		*by;		/* ping error's "by", or NULL */
 	int			 resumable;	/* OFFLINE: XEP-0198 may resume */
 };
 

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "control.h"
 #include "log.h"
+#include "muc.h"
 #include "netwatch.h"
 #include "notify.h"
 #include "roomconf.h"
@@ -154,6 +155,7 @@ xmppd_reload(struct xmppd *x, char **cause)
 	config_free(x->conf);
 	x->conf = conf;
 	log_setverbose(opt_debug || conf->log_verbose);
+	muc_config_changed(x->muc, conf);
 	conn_config_changed(x->conn, reconnect);
 	notify_ready();
 	return 0;
@@ -315,6 +317,7 @@ main(int argc, char *argv[])
 		goto fail;
 	}
 	x.conn = conn_new(&x);
+	x.muc = muc_new(x.base, x.conn, x.conf);
 	if ((x.ctl = control_new(&x, &cause)) == NULL) {
 		startup_failed("control socket: %s", cause);
 		goto fail;
@@ -345,6 +348,7 @@ fail:
 	notify_watchdog_stop();
 	netwatch_free(nw);
 	control_free(x.ctl);
+	muc_free(x.muc);
 	conn_free(x.conn);
 	if (stop_timer != NULL)
 		event_free(stop_timer);

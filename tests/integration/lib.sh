@@ -876,6 +876,13 @@ muc_ghost() {
 		grep -q 'XGHOST ok'
 }
 
+# muc_forget ROOM: make the MUC drop the room from memory (what restarting
+# the MUC component does to a room that is not persistent).
+muc_forget() {
+	prosody_shell ">local m = prosody.hosts[\"$MUC_DOMAIN\"].modules.muc; local r = m.get_room_from_jid(\"$1\"); if r then m.forget_room(r); print(\"XFORGOT ok\") else print(\"XFORGOT none\") end" |
+		grep -q 'XFORGOT ok'
+}
+
 # -------------------------------------------------------------- xmppd ------
 
 XMPPD_CONF=$T/xmppd.conf

@@ -286,12 +286,19 @@ pres(struct room *r, const char *xml, uint64_t now)
 }
 
 static int
-ping(struct room *r, enum room_ping o, const char *cond, uint64_t now)
+ping_by(struct room *r, enum room_ping o, const char *cond, const char *by,
+    uint64_t now)
 {
 	struct room_input	in = { .ev = ROOM_EV_PING, .ping = o,
-	    .condition = cond };
+	    .condition = cond, .by = by };
 
 	return room_fsm(r, &in, now);
+}
+
+static int
+ping(struct room *r, enum room_ping o, const char *cond, uint64_t now)
+{
+	return ping_by(r, o, cond, NULL, now);
 }
 
 #define SELF	"<presence from='" ROOM "/bot'><x xmlns='http://jabber.org/" \
@@ -526,13 +533,33 @@ test_selfping(void)
 	a = ping(r, ROOM_PING_ERROR, "remote-server-timeout", 1500000);
 	ok(!(a & ROOM_ACT_JOIN) && r->due_ms == 1800000,
 	    "remote-server-timeout: no decision, ask again later");
-	ev(r, ROOM_EV_TIMER, r->due_ms);
-	a = ping(r, ROOM_PING_ERROR, "not-acceptable", 1900000);
+	t = r->due_ms;
+	ev(r, ROOM_EV_TIMER, t);
+	a = ping_by(r, ROOM_PING_ERROR, "item-not-found", ROOM, t + 10);
+	ok(!(a & ROOM_ACT_JOIN) && r->state == ROOM_JOINED,
+	    "item-not-found from the room (a nick change): still joined");
+	t = r->due_ms;
+	ev(r, ROOM_EV_TIMER, t);
+	a = ping(r, ROOM_PING_ERROR, "item-not-found", t + 10);
+	ok(!(a & ROOM_ACT_JOIN) && r->state == ROOM_JOINED,
+	    "item-not-found without by: still joined (as the XEP says)");
+	t = r->due_ms;
+	ev(r, ROOM_EV_TIMER, t);
+	a = ping_by(r, ROOM_PING_ERROR, "item-not-found", "conference.example.org",
+	    t + 10);
+	ok(a & ROOM_ACT_JOIN, "item-not-found from the service: the room is "
+	    "gone, rejoin");
+	ok(strstr(r->last_error, "the room is gone") != NULL, "last error %s",
+	    r->last_error);
+	pres(r, SELF, t + 20);
+	t = r->due_ms;
+	ev(r, ROOM_EV_TIMER, t);
+	a = ping(r, ROOM_PING_ERROR, "not-acceptable", t + 10);
 	ok(a & ROOM_ACT_JOIN, "not-acceptable: rejoin");
 	is_str(room_state_name(r->state), "joining", "joining again");
 	ok(strstr(r->last_error, "not-acceptable") != NULL, "last error %s",
 	    r->last_error);
-	pres(r, SELF, 1900100);
+	pres(r, SELF, t + 20);
 	ev(r, ROOM_EV_TIMER, r->due_ms);
 	a = ping(r, ROOM_PING_TIMEOUT, NULL, r->activity_ms + 330000);
 	ok(a & ROOM_ACT_JOIN, "no answer: rejoin");
