@@ -59,6 +59,7 @@ struct muc {
 	struct muc_hooks	 hooks;
 	unsigned int		 last_joined, last_total;
 	char			*default_nick;	/* nick key, else local part */
+	char			*domain;	/* the account's */
 	int			 online;	/* the stream is up */
 };
 
@@ -87,6 +88,7 @@ static int	 muc_invite(struct muc *, const struct stanza *, const char *,
 		    size_t);
 static void	 muc_invited(struct muc *, const char *, const char *,
 		    const char *, const char *, const char *);
+static int	 muc_service_trusted(const struct muc *, const char *);
 static int	 muc_send_stanza(struct muc *, struct stanza *);
 
 /* clang-format off */
@@ -500,8 +502,13 @@ muc_invite(struct muc *m, const struct stanza *s, const char *from,
 	const char		*pw = NULL, *reason = NULL;
 	char			*room, *inviter;
 
-	if ((x = stanza_child(s, "x", NS_CONFERENCE)) != NULL &&
-	    stanza_attr(x, "jid") != NULL) {
+	/* A mediated invitation may carry an x:conference copy: it comes
+	   first. */
+	if ((x = stanza_child(s, "x", NS_MUC_USER)) == NULL ||
+	    (inv = stanza_child(x, "invite", NULL)) == NULL) {
+		if ((x = stanza_child(s, "x", NS_CONFERENCE)) == NULL ||
+		    stanza_attr(x, "jid") == NULL)
+			return 0;
 		inviter = xstrndup(from, blen);
 		muc_invited(m, stanza_attr(x, "jid"), inviter,
 		    stanza_attr(x, "reason"), stanza_attr(x, "password"),
@@ -509,9 +516,6 @@ muc_invite(struct muc *m, const struct stanza *s, const char *from,
 		free(inviter);
 		return 1;
 	}
-	if ((x = stanza_child(s, "x", NS_MUC_USER)) == NULL ||
-	    (inv = stanza_child(x, "invite", NULL)) == NULL)
-		return 0;
 	if ((c = stanza_child(inv, "reason", NULL)) != NULL)
 		reason = stanza_text(c);
 	if ((c = stanza_child(x, "password", NULL)) != NULL)
@@ -521,6 +525,33 @@ muc_invite(struct muc *m, const struct stanza *s, const char *from,
 	    stanza_attr(inv, "from") : "", reason, pw, "mediated");
 	free(room);
 	return 1;
+}
+
+/*
+ * A mediated invitation names its inviter as the room's service says: a
+ * service of one of our rooms, or one under the account's domain, is
+ * believed; any other could claim any inviter.
+ */
+static int
+muc_service_trusted(const struct muc *m, const char *room)
+{
+	const struct mroom	*mr;
+	const char		*dom = strchr(room, '@');
+	size_t			 dl, al = strlen(m->domain);
+
+	if (dom == NULL)
+		return 0;
+	dom++;
+	dl = strlen(dom);
+	if (strcasecmp(dom, m->domain) == 0 || (dl > al + 1 &&
+	    dom[dl - al - 1] == '.' && strcasecmp(dom + dl - al,
+	    m->domain) == 0))
+		return 1;
+	TAILQ_FOREACH(mr, &m->rooms, entry)
+		if (mr->configured &&
+		    strcasecmp(strchr(mr->r->jid, '@') + 1, dom) == 0)
+			return 1;
+	return 0;
 }
 
 static void
@@ -535,7 +566,8 @@ muc_invited(struct muc *m, const char *room, const char *inviter,
 	rc.inviters = m->inviters;
 	rc.ninviters = m->ninviters;
 	if (*inviter != '\0' && roomconf_inviter_allowed(&rc, inviter) &&
-	    !muc_is_room(m, room)) {
+	    !muc_is_room(m, room) && (strcmp(kind, "direct") == 0 ||
+	    muc_service_trusted(m, room))) {
 		joining = muc_join(m, room, pw != NULL && *pw != '\0' ? pw :
 		    NULL, &err) == 0;
 		if (!joining)
@@ -571,6 +603,8 @@ muc_settings(struct muc *m, const struct config *conf)
 	free(m->default_nick);
 	m->default_nick = xstrdup(rc != NULL && rc->nick != NULL ? rc->nick :
 	    conf->jid.local);
+	free(m->domain);
+	m->domain = xstrdup(conf->jid.domain);
 	for (i = 0; i < m->ninviters; i++)
 		free(m->inviters[i]);
 	free(m->inviters);
@@ -625,6 +659,7 @@ muc_free(struct muc *m)
 		free(m->inviters[i]);
 	free(m->inviters);
 	free(m->default_nick);
+	free(m->domain);
 	free(m);
 }
 

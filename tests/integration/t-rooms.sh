@@ -13,12 +13,12 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 59
+plan 71
 
 M=$MUC_DOMAIN
 OPS=ops@$M; ALERTS=alerts@$M; TEAM=team@$M
 NICKR=nick@$M; PW=secret@$M; PWBAD=secret2@$M; MEMB=members@$M
-INV=inv@$M; EXTRA=extra@$M
+INV=inv@$M; INV2=inv2@$M; EXTRA=extra@$M
 PEER=$T/peer-alice.out
 
 # state ROOM: the room's state as "rooms" shows it ("" when not listed).
@@ -44,14 +44,15 @@ proxy_start || bail "no proxy"
 # The rooms exist before the bot comes: alice owns them.
 muc_peer_start alice alice alicepw || bail "alice did not log in"
 muc_peer_start carol carol carolpw || bail "carol did not log in"
-for r in $OPS $ALERTS $TEAM $PW $PWBAD $MEMB $INV; do
+for r in $OPS $ALERTS $TEAM $PW $PWBAD $MEMB $INV $INV2; do
 	muc_peer alice join "$r" alice
 done
-wait_for 10 seen 7 "^JOINED .* alice$" || bail "alice could not create the rooms"
+wait_for 10 seen 8 "^JOINED .* alice$" || bail "alice could not create the rooms"
 muc_peer alice config "$PW" passwordprotectedroom=1 roomsecret=letmein
 muc_peer alice config "$PWBAD" passwordprotectedroom=1 roomsecret=letmein
 muc_peer alice config "$MEMB" membersonly=1
-wait_for 10 seen 3 "^DONE [0-9]+ config ok" || bail "rooms not configured"
+muc_peer alice config "$INV2" whois=anyone
+wait_for 10 seen 4 "^DONE [0-9]+ config ok" || bail "rooms not configured"
 muc_peer carol join "$NICKR" bot
 wait_grep 10 "^JOINED $NICKR bot" "$T/peer-carol.out" || bail "carol not in $NICKR"
 
@@ -59,7 +60,7 @@ wait_grep 10 "^JOINED $NICKR bot" "$T/peer-carol.out" || bail "carol not in $NIC
 write_conf "$T/xmppd.conf.base" server="127.0.0.1:$PROXY_PORT" \
     ping_interval=300 reconnect_min=1 reconnect_max=2 \
     room_ping_interval=4 room_ping_timeout=2 room_join_timeout=5 \
-    "room_invite_from=alice@$DOMAIN"
+    room_max_occupants=1 "room_invite_from=alice@$DOMAIN"
 # A room line per room (write_conf keeps one line per key).
 {
 	cat "$T/xmppd.conf.base"
@@ -71,6 +72,10 @@ write_conf "$T/xmppd.conf.base" server="127.0.0.1:$PROXY_PORT" \
 } >"$T/xmppd.conf"
 check "xmppd -n accepts the rooms and reads their password files" \
     "$XMPPD" -n -f "$T/xmppd.conf"
+{ cat "$T/xmppd.conf"; echo "room = $OPS"; } >"$T/bad.conf"
+like "$("$XMPPD" -n -f "$T/bad.conf" 2>&1 || :)" \
+    "bad.conf:[0-9]+: room: room $OPS already configured on line [0-9]+" \
+    "xmppd -n: a room twice is refused with file, line and key"
 
 xmppd_start "$T/xmppd.conf"
 wait_notify 10 '^READY=1$' || bail "xmppd did not start"
@@ -115,6 +120,10 @@ xmppd_ctl presence away "in a meeting" >/dev/null
 check "presence follows the account's into the rooms" \
     wait_for 5 seen 1 "^PRESENCE $OPS bot available - away"
 
+muc_peer carol join "$OPS" carol
+check "occupants beyond room_max_occupants: counted as a lower bound" \
+    wait_for 5 sh -c "'$XMPPD_CTL' -s '$XMPPD_SOCK' rooms | grep -q '^$OPS .* occupants 1+ '"
+
 # --- nick conflict, runtime join -------------------------------------------
 check "join a room where the nick is taken" xmppd_ctl join "$NICKR" </dev/null
 check "joined" wait_for 10 is_state "$NICKR" joined
@@ -144,6 +153,28 @@ check "events: the invitation" wait_for 5 ev_has \
     "\"event\":\"invite\",\"room\":\"$INV\",\"from\":\"alice@$DOMAIN\""
 check "an allowed inviter: the bot joins" wait_for 10 is_state "$INV" joined
 check "alice sees it there" wait_for 5 seen 1 "^PRESENCE $INV bot available"
+
+muc_peer alice invite "$PWBAD" "bot@$DOMAIN"
+# An anonymous room names the inviter by occupant JID: never on the list.
+check "events: a mediated invitation, reported" \
+    wait_for 5 ev_has "\"event\":\"invite\",\"room\":\"$PWBAD\",\"from\":\"$PWBAD/alice\",\"reason\":\"come\",\"kind\":\"mediated\",\"joining\":false"
+muc_peer alice invite "$INV2" "bot@$DOMAIN"
+check "a mediated invitation from an allowed inviter (a non-anonymous room): the bot joins" \
+    wait_for 10 is_state "$INV2" joined
+
+# --- part and reload ---------------------------------------------------------
+check "part with a reason" xmppd_ctl part "$NICKR" "see you"
+check "carol sees bot_2 leave" wait_grep 5 \
+    "^PRESENCE $NICKR bot_2 unavailable" "$T/peer-carol.out"
+is "$(state "$NICKR")" "" "the room is no longer listed"
+check_status 1 "part of an unknown room: exit 1" xmppd_ctl part "nosuch@$M"
+{ grep -v "^room = $MEMB" "$T/xmppd.conf"; echo "room = $NICKR/botx"; } \
+    >"$T/xmppd.conf.new"
+mv "$T/xmppd.conf.new" "$T/xmppd.conf"
+check "reload" xmppd_ctl reload
+check "a room added to the file is joined" wait_for 10 is_state "$NICKR" joined
+is "$(nick_of "$NICKR")" botx "with its nick from the file"
+is "$(state "$MEMB")" "" "a room removed from the file is left"
 
 # --- a cut link, resumed: nobody sees the bot leave ------------------------
 n_un=$(count_grep "^PRESENCE $OPS bot unavailable" "$PEER")
@@ -179,7 +210,7 @@ like "$(room_line "$INV")" "joined as bot" "and says so"
 check "a runtime join" xmppd_ctl join "$EXTRA" </dev/null
 check "joined" wait_for 10 is_state "$EXTRA" joined
 n=$(njoined)
-is "$n" 5 "five rooms joined: ops, the password room, bot_2's, inv, extra"
+is "$n" 6 "six rooms joined: ops, the password room, botx's, inv, inv2, extra"
 prosody_restart || bail "prosody did not restart"
 # Prosody forgets the XEP-0198 session: the failed resume is a new session,
 # after which every room is joined at once (not left to the self-ping).
@@ -213,6 +244,12 @@ t0=$(_now_ms)
 check "50 rooms joined" wait_for 30 sh -c \
     "[ \"\$('$XMPPD_CTL' -s '$XMPPD_SOCK' rooms | awk '\$3 == \"joined\"' | wc -l)\" = 50 ]"
 diag "50 rooms: all joined $(( $(_now_ms) - t0 )) ms after wait-online returned"
+# From the log: the online line to the last "-> joined" (ms, one process).
+diag "50 rooms: online to all joined in $(awk '
+	function ms(t) { split(t, a, ":"); return ((a[1] * 60 + a[2]) * 60 + a[3]) * 1000 }
+	/-> online/ && !on { on = ms($1) }
+	/joining -> joined/ { last = ms($1) }
+	END { printf "%d", last - on }' "$XMPPD_LOG") ms by the log"
 xmppd_stop || :
 
 check "no sanitizer reports" no_sanitizer_reports
