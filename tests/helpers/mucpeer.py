@@ -2,7 +2,8 @@
 # mucpeer.py: a second occupant for the group-chat tests: logs in with the
 # harness's client (xmpp-client.py, written by lib.sh; its Stream and SCRAM
 # code is reused, not copied), then obeys one command per line from a FIFO
-# and prints what it sees, one event per line:
+# and prints what it sees, one event per line (with --stamp, each line
+# starts with the Unix time in seconds, to the microsecond):
 #   ONLINE <jid>
 #   JOINED <room> <nick> / JOIN-ERROR <room> <condition>
 #   PRESENCE <room> <nick> <available|unavailable> <codes,...|-> <show|->
@@ -23,8 +24,14 @@ NS_OWNER = NS_MUC + '#owner'
 NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
 
 
+STAMP = False
+
+
 def say(*a):
-    print(*a, flush=True)
+    if STAMP:
+        print('%.6f' % time.time(), *a, flush=True)
+    else:
+        print(*a, flush=True)
 
 
 def load_client(path):
@@ -145,7 +152,11 @@ def main():
     p.add_argument('--password', required=True)
     p.add_argument('--resource', default='peer')
     p.add_argument('--max-seconds', type=float, default=600)
+    p.add_argument('--stamp', action='store_true',
+                   help='start each line with the Unix time (benchmarks)')
     a = p.parse_args()
+    global STAMP
+    STAMP = a.stamp
     xc = load_client(a.client)
     ns = argparse.Namespace(host='127.0.0.1', port=a.port, domain=a.domain, ca=a.ca,
                             tls='starttls', timeout=10, verbose=False)

@@ -849,7 +849,8 @@ s.sendall(sys.stdin.buffer.read()); print(s.recv(100).decode().strip())' \
 
 # muc_peer_start NAME USER PASSWORD: a second occupant (tests/helpers/
 # mucpeer.py) logged in as USER; commands go through muc_peer, events to
-# $T/peer-NAME.out.  Waits (10 s) until it is online.
+# $T/peer-NAME.out.  Waits (10 s) until it is online.  $MUC_PEER_ARGS
+# are passed on (e.g. --stamp).
 muc_peer_start() {
 	_write_client
 	rm -f "$T/peer-$1.fifo"
@@ -857,9 +858,9 @@ muc_peer_start() {
 	python3 "$top_srcdir/tests/helpers/mucpeer.py" --client "$T/xmpp-client.py" \
 	    --fifo "$T/peer-$1.fifo" --port "$PROSODY_PORT" --domain "$DOMAIN" \
 	    --ca "$T/certs/ca.pem" --user "$2" --password "$3" --resource "$1" \
-	    </dev/null >"$T/peer-$1.out" 2>&1 &
+	    ${MUC_PEER_ARGS:-} </dev/null >"$T/peer-$1.out" 2>&1 &
 	track_pid "peer-$1" $!
-	wait_grep 10 '^ONLINE ' "$T/peer-$1.out"
+	wait_grep 10 '^([0-9.]+ )?ONLINE ' "$T/peer-$1.out"
 }
 
 # muc_peer NAME COMMAND...: one command for the peer (see mucpeer.py).
