@@ -188,8 +188,12 @@ room_occupant(struct room *r, const char *nick, int gone)
 	}
 	if (i < r->nocc)
 		return r->nocc;
-	/* A flood of joins costs at most max_occupants nicks. */
-	if (r->nocc >= r->set->max_occupants) {
+	/*
+	 * A flood of joins costs at most max_occupants nicks of at most
+	 * ROOM_NICK_MAX bytes (a resourcepart's limit) each.
+	 */
+	if (r->nocc >= r->set->max_occupants ||
+	    strlen(nick) > ROOM_NICK_MAX) {
 		r->occ_overflow = 1;
 		return r->nocc;
 	}

@@ -103,6 +103,7 @@ struct room_settings {
 };
 
 #define ROOM_NICK_TRIES		5	/* nick, nick_2 ... nick_5 */
+#define ROOM_NICK_MAX		1023	/* longer nicks are not tracked */
 #define ROOM_REASON_MAX		256
 
 struct room {

@@ -643,6 +643,23 @@ test_occupants(void)
 	ev(r, ROOM_EV_OFFLINE, 40);
 	is_int(r->nocc, 0, "offline forgets them");
 	room_free(r);
+
+	/* A nick longer than a resourcepart may be is not kept. */
+	r = joined(0);
+	{
+		char	*big = malloc(2001), *x;
+
+		memset(big, 'n', 2000);
+		big[2000] = '\0';
+		if (asprintf(&x, "<presence from='" ROOM "/%s'/>", big) == -1)
+			abort();
+		pres(r, x, 10);
+		is_int(r->nocc, 0, "a 2000-byte nick is not tracked");
+		ok(r->occ_overflow, "but counted as more");
+		free(x);
+		free(big);
+	}
+	room_free(r);
 }
 
 static void
