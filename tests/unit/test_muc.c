@@ -8,6 +8,8 @@
 
 #include <sys/stat.h>
 
+#include <malloc.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,33 @@
 #include "xml.h"
 
 #define HDR	"jid = bot@example.org\npassword = x\n"
+
+/*
+ * Bytes allocated and not freed, from the allocator in use (ASan's when
+ * the tests run under it), as test_xml.c measures them.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+size_t	__sanitizer_get_current_allocated_bytes(void);
+
+static size_t
+heap_in_use(void)
+{
+	return __sanitizer_get_current_allocated_bytes();
+}
+#else
+static size_t
+heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+#endif
 #define ROOM	"ops@conference.example.org"
 
 static struct stanza	*parsed;
@@ -690,6 +719,49 @@ test_parse(void)
 	    !room_condition_transient(NULL), "transient conditions");
 }
 
+/* What a room costs: 100 occupants within 16 KiB; a flood is bounded. */
+static void
+test_memory(void)
+{
+	static const struct room_settings big = {
+		.ping_interval_ms = 300000, .join_timeout_ms = 30000,
+		.backoff_min_ms = 1000, .backoff_max_ms = 300000,
+		.stable_ms = 60000, .max_occupants = 1000,
+	};
+	struct room_presence	 p;
+	struct room_input	 in = { .ev = ROOM_EV_PRESENCE, .pres = &p };
+	struct room		*r;
+	char			 nick[128];
+	size_t			 before, after;
+	int			 i;
+
+	memset(&p, 0, sizeof(p));
+	p.kind = ROOM_PRES_OCCUPANT;
+	p.nick = nick;
+	before = heap_in_use();
+	r = room_new(ROOM, "bot", &big, 0);
+	ev(r, ROOM_EV_ONLINE, 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(nick, sizeof(nick), "occupant-%02d", i);
+		room_fsm(r, &in, 1);
+	}
+	after = heap_in_use();
+	is_int(r->nocc, 100, "100 occupants tracked");
+	ok(after - before <= 16384, "a room of 100 occupants: %zu bytes "
+	    "(goal: 16 KiB)", after - before);
+	diag("a room with 100 occupants: %zu bytes", after - before);
+	/* 5000 joins of 100-byte nicks: only max_occupants are kept. */
+	for (i = 0; i < 5000; i++) {
+		snprintf(nick, sizeof(nick), "%0100d", i);
+		room_fsm(r, &in, 2);
+	}
+	after = heap_in_use();
+	is_int(r->nocc, 1000, "a flood: 1000 tracked");
+	ok(after - before <= 1000 * (100 + 64) + 16384, "a flood of 5000 "
+	    "occupants: %zu bytes", after - before);
+	room_free(r);
+}
+
 int
 main(void)
 {
@@ -704,6 +776,7 @@ main(void)
 	test_selfping();
 	test_link();
 	test_occupants();
+	test_memory();
 	stanza_free(parsed);
 	return done_testing();
 }
