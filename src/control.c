@@ -279,22 +279,35 @@ ctl_hook_rooms_count(void *arg, unsigned int joined, unsigned int total)
 /* ---------------------------------------------------------------------- */
 /* requests */
 
-/* One "rooms" line: tab-separated fields (ctlproto.h); no tab in text. */
+/* A field of a "rooms" line: tabs and line breaks become spaces. */
+static char *
+ctl_room_field(const char *s)
+{
+	char	*f = xstrdup(s), *p;
+
+	for (p = f; *p != '\0'; p++)
+		if (*p == '\t' || *p == '\n' || *p == '\r')
+			*p = ' ';
+	return f;
+}
+
+/* One "rooms" line: tab-separated fields (ctlproto.h). */
 static void
 ctl_room_line(void *arg, const struct muc_room_info *ri)
 {
 	struct ctl_client	*cl = arg;
-	char			*line, *p;
+	char			*nick, *reason, *last;
 
-	xasprintf(&line, "%s\t%s\t%s\t%lld\t%zu%s\t%s\t%s\t%s", ri->room,
-	    ri->nick, ri->state, (long long)ri->since, ri->occupants,
+	nick = ctl_room_field(ri->nick);
+	reason = ctl_room_field(ri->reason);
+	last = ctl_room_field(ri->last_error);
+	ctl_printf(cl, "- %s\t%s\t%s\t%lld\t%zu%s\t%s\t%s\t%s\n", ri->room,
+	    nick, ri->state, (long long)ri->since, ri->occupants,
 	    ri->more ? "+" : "", ri->configured ? "config" : "runtime",
-	    ri->reason, ri->last_error);
-	for (p = line; *p != '\0'; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	ctl_printf(cl, "- %s\n", line);
-	free(line);
+	    reason, last);
+	free(nick);
+	free(reason);
+	free(last);
 }
 
 /* "rooms 3/3" in status, once rooms are set up. */

@@ -11,7 +11,7 @@
 #   SUBJECT <room> <nick> <text>
 #   DONE <n> <command> ok|error <condition>   (for iq commands, n counts)
 # Commands: join ROOM NICK [PASSWORD] | leave ROOM | say ROOM TEXT |
-#   subject ROOM TEXT | kick ROOM NICK | ban ROOM JID | member ROOM JID |
+#   subject ROOM TEXT | kick ROOM NICK [REASON] | ban ROOM JID | member ROOM JID |
 #   destroy ROOM [ALTJID] | config ROOM VAR=VALUE... (muc#roomconfig_VAR) |
 #   invite ROOM JID (mediated) | dinvite JID ROOM (XEP-0249) | quit
 import argparse, importlib.util, os, sys, time
@@ -75,9 +75,10 @@ class Peer:
             self.s.send("<message type='groupchat' to=%s><%s>%s</%s></message>"
                         % (quoteattr(args[0]), tag, escape(' '.join(args[1:])), tag))
         elif cmd == 'kick':
+            why = ' '.join(args[2:]) if len(args) > 2 else 'test kick'
             self.iq('kick', args[0], "<query xmlns='%s'><item nick=%s role='none'>"
-                    "<reason>test kick</reason></item></query>"
-                    % (NS_ADMIN, quoteattr(args[1])))
+                    "<reason>%s</reason></item></query>"
+                    % (NS_ADMIN, quoteattr(args[1]), escape(why)))
         elif cmd in ('ban', 'member'):
             aff = 'outcast' if cmd == 'ban' else 'member'
             self.iq(cmd, args[0], "<query xmlns='%s'><item jid=%s affiliation='%s'>"

@@ -13,7 +13,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 71
+plan 72
 
 M=$MUC_DOMAIN
 OPS=ops@$M; ALERTS=alerts@$M; TEAM=team@$M
@@ -130,9 +130,14 @@ check "joined" wait_for 10 is_state "$NICKR" joined
 is "$(nick_of "$NICKR")" bot_2 "as bot_2"
 
 # --- kick, ban, destroy ----------------------------------------------------
-muc_peer alice kick "$OPS" bot
+muc_peer alice kick "$OPS" bot "go$(printf '\t')away"
 check "kicked: waiting, with the kick in the reason" wait_for 5 ev_has \
-    "\"room\":\"$OPS\",\"nick\":\"bot\",\"state\":\"waiting\",\"previous\":\"joined\",\"reason\":\"kicked by alice"
+    "\"room\":\"$OPS\",\"nick\":\"bot\",\"state\":\"waiting\",\"previous\":\"joined\",\"reason\":\"kicked by alice: go\\\\taway"
+check "a tab in the reason does not break the rooms line" sh -c \
+    "'$XMPPD_CTL' -s '$XMPPD_SOCK' -j rooms | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+assert any(r[\"room\"] == \"$OPS\" and r[\"last_error\"] == \"kicked by alice: go away\"
+    for r in d[\"rooms\"]), d'"
 check "then rejoined after the backoff" wait_for 10 is_state "$OPS" joined
 muc_peer alice ban "$ALERTS" "bot@$DOMAIN"
 check "banned: failed" wait_for 5 is_state "$ALERTS" failed
