@@ -46,6 +46,7 @@ struct ctl_client {
 	int			 closing;	/* free once output drains */
 	int			 dead;		/* free at the next reap */
 	struct conn_waiter	*waiter;	/* a queued command's reply */
+	int			 room_wait;	/* a join's outcome to come */
 };
 TAILQ_HEAD(ctl_clients, ctl_client);
 
@@ -321,20 +322,39 @@ ctl_rooms_status(struct ctl_client *cl)
 		ctl_printf(cl, "- rooms %u/%u\n", joined, total);
 }
 
+/*
+ * A join's outcome.  Lines that arrived meanwhile are read from the loop
+ * (deferred), not from within muc.c's call.
+ */
+static void
+ctl_join_reply(void *arg, int ok, const char *text)
+{
+	struct ctl_client	*cl = arg;
+
+	cl->room_wait = 0;
+	ctl_final(cl, ok, CTL_ERR_FAILED, text);
+	bufferevent_trigger(cl->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
+}
+
 static void
 ctl_rooms_cmd(struct ctl_client *cl, struct ctl_request *req)
 {
 	struct muc	*muc = cl->ctl->x->muc;
 	const char	*err;
 	char		*msg;
+	int		 rc;
 
 	switch (req->cmd) {
 	case CTL_JOIN:
-		if (muc_join(muc, req->argv[0], req->argc > 1 ? req->argv[1] :
-		    NULL, &err) == -1)
+		rc = muc_join(muc, req->argv[0], req->argc > 1 ? req->argv[1] :
+		    NULL, ctl_join_reply, cl, &err);
+		if (rc == -1)
 			ctl_final(cl, 0, CTL_ERR_USAGE, err);
+		else if (rc == 1)
+			ctl_final(cl, 1, NULL, err);
 		else
-			ctl_final(cl, 1, NULL, "joining");
+			cl->room_wait = 1;
 		break;
 	case CTL_PART:
 		if (muc_part(muc, req->argv[0], req->argc > 1 ? req->argv[1] :
@@ -470,7 +490,7 @@ ctl_process(struct ctl_client *cl)
 	char			*line;
 	size_t			 len;
 
-	while (!cl->closing && cl->waiter == NULL) {
+	while (!cl->closing && cl->waiter == NULL && !cl->room_wait) {
 		eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
@@ -537,6 +557,8 @@ ctl_client_free(struct ctl_client *cl)
 
 	/* The command goes on; only its reply has nobody to go to. */
 	conn_waiter_cancel(cl->waiter);
+	if (cl->room_wait)
+		muc_join_cancel(ctl->x->muc, cl);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	bufferevent_free(cl->bev);
 	free(cl);

@@ -42,6 +42,8 @@ struct mroom {
 	char			*password_file;
 	char			*password_credential;
 	char			*password;	/* given to join or an invite */
+	muc_join_cb		 wcb;		/* a "join" waiting for its outcome */
+	void			*warg;
 };
 TAILQ_HEAD(mrooms, mroom);
 
@@ -79,6 +81,7 @@ static void	 mr_send_join(struct mroom *);
 static void	 mr_send_ping(struct mroom *);
 static void	 mr_ping_cb(void *, enum iq_outcome, const struct stanza *);
 static void	 mr_presence(struct mroom *, struct stanza *);
+static void	 mr_join_done(struct mroom *, int, const char *);
 static void	 muc_arm(struct muc *);
 static void	 muc_timer_cb(evutil_socket_t, short, void *);
 static void	 muc_count(struct muc *);
@@ -121,6 +124,7 @@ mr_free(struct mroom *mr)
 
 	/* A self-ping still out must not call back into freed memory. */
 	conn_iq_cancel(m->conn, mr);
+	mr_join_done(mr, 0, "left the room before it was joined");
 	TAILQ_REMOVE(&m->rooms, mr, entry);
 	m->nrooms--;
 	room_free(mr->r);
@@ -170,6 +174,18 @@ mr_fsm(struct mroom *mr, const struct room_input *in)
 	mr_act(mr, acts, prev);
 }
 
+/* Answer a waiting "join", once. */
+static void
+mr_join_done(struct mroom *mr, int ok, const char *text)
+{
+	muc_join_cb	 cb = mr->wcb;
+
+	if (cb == NULL)
+		return;
+	mr->wcb = NULL;
+	cb(mr->warg, ok, text);
+}
+
 /* Do what the room asked for, then report. */
 static void
 mr_act(struct mroom *mr, int acts, enum room_state prev)
@@ -196,6 +212,8 @@ mr_act(struct mroom *mr, int acts, enum room_state prev)
 			    room_state_name(r->state), room_state_name(prev),
 			    r->reason);
 		muc_count(m);
+		if (r->state != ROOM_JOINING)
+			mr_join_done(mr, r->state == ROOM_JOINED, r->reason);
 	}
 }
 
@@ -569,7 +587,7 @@ muc_invited(struct muc *m, const char *room, const char *inviter,
 	    !muc_is_room(m, room) && (strcmp(kind, "direct") == 0 ||
 	    muc_service_trusted(m, room))) {
 		joining = muc_join(m, room, pw != NULL && *pw != '\0' ? pw :
-		    NULL, &err) == 0;
+		    NULL, NULL, NULL, &err) != -1;
 		if (!joining)
 			log_warnx("invitation to %s from %s: %s", room,
 			    inviter, err);
@@ -704,17 +722,17 @@ muc_config_changed(struct muc *m, const struct config *conf)
 
 int
 muc_join(struct muc *m, const char *ref, const char *password,
-    const char **err)
+    muc_join_cb cb, void *cbarg, const char **text)
 {
 	struct room_input	 in = { .ev = ROOM_EV_JOIN };
 	struct mroom		*mr;
 	char			*jid, *nick;
 
-	if (roomconf_parse_ref(ref, &jid, &nick, err) == -1)
+	if (roomconf_parse_ref(ref, &jid, &nick, text) == -1)
 		return -1;
 	if ((mr = mr_find(m, jid, strlen(jid))) == NULL) {
 		if (m->nrooms >= ROOMCONF_MAX_ROOMS) {
-			*err = "too many rooms";
+			*text = "too many rooms";
 			free(jid);
 			free(nick);
 			return -1;
@@ -731,10 +749,31 @@ muc_join(struct muc *m, const char *ref, const char *password,
 	}
 	free(jid);
 	free(nick);
+	if (mr->r->state == ROOM_JOINED || mr->r->state == ROOM_JOINING) {
+		*text = mr->r->state == ROOM_JOINED ? "already joined" :
+		    "a join is under way";
+		return 1;
+	}
 	mr_fsm(mr, &in);
 	muc_count(m);
 	muc_arm(m);
-	return 0;
+	if (mr->r->state != ROOM_JOINING) {
+		*text = "waiting: the account is offline; joins when online";
+		return 1;
+	}
+	mr->wcb = cb;
+	mr->warg = cbarg;
+	return cb != NULL ? 0 : 1;
+}
+
+void
+muc_join_cancel(struct muc *m, void *cbarg)
+{
+	struct mroom	*mr;
+
+	TAILQ_FOREACH(mr, &m->rooms, entry)
+		if (mr->wcb != NULL && mr->warg == cbarg)
+			mr->wcb = NULL;
 }
 
 int

@@ -54,13 +54,19 @@ void		 muc_set_hooks(struct muc *, const struct muc_hooks *);
 /* After a reload: rooms added are joined, rooms removed are left. */
 void		 muc_config_changed(struct muc *, const struct config *);
 
+/* The outcome of a join: ok 1 joined, 0 refused or retrying later. */
+typedef void (*muc_join_cb)(void *arg, int ok, const char *text);
 /*
  * Join ROOM[/NICK] now (a failed room is tried again).  password may be
- * NULL (the config's source, if any, is used).  Returns 0, or -1 with
- * *err.
+ * NULL (the config's source, if any, is used).  Returns 0 when cb will
+ * tell the outcome (never from within this call), 1 when *text already
+ * does (already joined, a join under way, the account offline), -1 with
+ * *text the error.  cb may be NULL.
  */
 int		 muc_join(struct muc *, const char *ref, const char *password,
-		    const char **err);
+		    muc_join_cb cb, void *cbarg, const char **text);
+/* Forget every pending join outcome for cbarg (its client went away). */
+void		 muc_join_cancel(struct muc *, void *cbarg);
 /* Leave a room and forget it until the next restart or reload. */
 int		 muc_part(struct muc *, const char *room, const char *reason,
 		    const char **err);

@@ -13,7 +13,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 72
+plan 75
 
 M=$MUC_DOMAIN
 OPS=ops@$M; ALERTS=alerts@$M; TEAM=team@$M
@@ -120,13 +120,18 @@ xmppd_ctl presence away "in a meeting" >/dev/null
 check "presence follows the account's into the rooms" \
     wait_for 5 seen 1 "^PRESENCE $OPS bot available - away"
 
+check_status 1 "join of a members-only room: exit 1" \
+    xmppd_ctl join "$MEMB" </dev/null
+like "$(xmppd_ctl join "$MEMB" </dev/null 2>&1 || :)" "registration-required" \
+    "with the room's reason"
 muc_peer carol join "$OPS" carol
 check "occupants beyond room_max_occupants: counted as a lower bound" \
     wait_for 5 sh -c "'$XMPPD_CTL' -s '$XMPPD_SOCK' rooms | grep -q '^$OPS .* occupants 1+ '"
 
 # --- nick conflict, runtime join -------------------------------------------
-check "join a room where the nick is taken" xmppd_ctl join "$NICKR" </dev/null
-check "joined" wait_for 10 is_state "$NICKR" joined
+like "$(xmppd_ctl join "$NICKR" </dev/null)" "^joined as bot_2$" \
+    "join where the nick is taken: waits, then says joined as bot_2"
+is "$(state "$NICKR")" joined "joined"
 is "$(nick_of "$NICKR")" bot_2 "as bot_2"
 
 # --- kick, ban, destroy ----------------------------------------------------
@@ -213,7 +218,9 @@ like "$(room_line "$INV")" "joined as bot" "and says so"
 
 # --- runtime joins end with the process; Prosody restart --------------------
 check "a runtime join" xmppd_ctl join "$EXTRA" </dev/null
-check "joined" wait_for 10 is_state "$EXTRA" joined
+is "$(state "$EXTRA")" joined "joined when the command returns"
+like "$(xmppd_ctl join "$EXTRA" </dev/null)" "already joined" \
+    "a second join: already joined"
 n=$(njoined)
 is "$n" 6 "six rooms joined: ops, the password room, botx's, inv, inv2, extra"
 prosody_restart || bail "prosody did not restart"
