@@ -13,7 +13,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 75
+plan 76
 
 M=$MUC_DOMAIN
 OPS=ops@$M; ALERTS=alerts@$M; TEAM=team@$M
@@ -144,6 +144,8 @@ d = json.load(sys.stdin)
 assert any(r[\"room\"] == \"$OPS\" and r[\"last_error\"] == \"kicked by alice: go away\"
     for r in d[\"rooms\"]), d'"
 check "then rejoined after the backoff" wait_for 10 is_state "$OPS" joined
+is "$(count_grep "\"event\":\"groupchat\",\"room\":\"$OPS\",\"nick\":\"bot\",\"own\":true,\"body\":\"hello ops\"" "$T/events.out")" 1 \
+    "the rejoin replayed no history (maxstanzas 0): one hello ops in events"
 muc_peer alice ban "$ALERTS" "bot@$DOMAIN"
 check "banned: failed" wait_for 5 is_state "$ALERTS" failed
 like "$(room_line "$ALERTS")" "banned by alice" "the reason says who banned"
