@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "jid.h"
+#include "roomconf.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -72,6 +73,7 @@ static int	 conf_finish(struct conf_parser *);
 static char	*conf_trim(char *);
 static const struct conf_key *conf_lookup(const char *);
 static int	 conf_seen(struct conf_parser *, const char *);
+static int	 conf_room_kv(struct conf_parser *, int, const char *, char *);
 
 static int	 parse_bool(const char *, int *, char **);
 static int	 parse_uint(const char *, long long, long long, unsigned int *,
@@ -693,7 +695,9 @@ conf_kv(struct conf_parser *p, int line, char *s)
 	val = conf_trim(eq + 1);
 	if (*key == '\0')
 		return conf_error(p, line, NULL, "syntax error: missing key");
-	if ((k = conf_lookup(key)) == NULL)
+	if ((k = conf_lookup(key)) == NULL && roomconf_has_key(key))
+		return conf_room_kv(p, line, key, val);
+	if (k == NULL)
 		return conf_error(p, line, key, "unknown key");
 	idx = k - conf_keys;
 	if (p->seen[idx])
@@ -707,6 +711,25 @@ conf_kv(struct conf_parser *p, int line, char *s)
 	if (!xml_text_valid(val, strlen(val), xmlerr, sizeof(xmlerr)))
 		return conf_error(p, line, key, "%s", xmlerr);
 	if (k->set(p->conf, val, &msg) == -1) {
+		conf_error(p, line, key, "%s", msg);
+		free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The group-chat keys belong to roomconf.c. */
+static int
+conf_room_kv(struct conf_parser *p, int line, const char *key, char *val)
+{
+	const char	*err;
+	char		*msg = NULL;
+
+	if (*val == '\0')
+		return conf_error(p, line, key, "missing value");
+	if (*val == '"' && conf_unquote(val, &err) == -1)
+		return conf_error(p, line, key, "%s", err);
+	if (roomconf_set(&p->conf->rooms, key, val, line, &msg) == -1) {
 		conf_error(p, line, key, "%s", msg);
 		free(msg);
 		return -1;
@@ -751,10 +774,18 @@ static int
 conf_finish(struct conf_parser *p)
 {
 	struct config	*c = p->conf;
-	int		 imin, imax, ipw, ipwf;
+	const char	*rkey;
+	char		*msg;
+	int		 imin, imax, ipw, ipwf, rline;
 
 	if (c->jid.domain == NULL)
 		return conf_error(p, 0, "jid", "missing required key");
+	if (roomconf_finish(c->rooms, c->jid.local, &rline, &rkey,
+	    &msg) == -1) {
+		conf_error(p, rline, rkey, "%s", msg);
+		free(msg);
+		return -1;
+	}
 	imin = conf_seen(p, "reconnect_min");
 	imax = conf_seen(p, "reconnect_max");
 	if (c->reconnect_max < c->reconnect_min) {
@@ -1035,6 +1066,7 @@ config_free(struct config *c)
 	free(c->control_group);
 	free(c->state_dir);
 	free(c->key_lines);
+	roomconf_free(c->rooms);
 	free(c);
 }
 
@@ -1132,4 +1164,5 @@ config_print(const struct config *c, FILE *f)
 	    c->resume_after_restart ? "yes" : "no");
 	print_str(f, "state_dir", c->state_dir);
 	fprintf(f, "log_level = %s\n", c->log_verbose ? "debug" : "info");
+	roomconf_print(c->rooms, f);
 }

@@ -11,6 +11,8 @@
 
 #include "jid.h"
 
+struct roomconf;
+
 enum tls_mode {
 	TLS_MODE_AUTO = 0,	/* direct TLS where SRV says so, else STARTTLS */
 	TLS_MODE_STARTTLS,
@@ -52,6 +54,7 @@ struct config {
 	char		*state_dir;
 	int		 log_verbose;	/* log_level = debug */
 	int		*key_lines;	/* line of each key, 0: not set */
+	struct roomconf	*rooms;		/* NULL: no group-chat keys */
 };
 
 /*

@@ -28,6 +28,7 @@
 #include "control.h"
 #include "ctlproto.h"
 #include "log.h"
+#include "muc.h"
 #include "notify.h"
 #include "xmalloc.h"
 #include "xmppd.h"
@@ -46,6 +47,7 @@ struct ctl_client {
 	int			 closing;	/* free once output drains */
 	int			 dead;		/* free at the next reap */
 	struct cmdq_waiter	*waiter;	/* a queued command's reply */
+	int			 room_wait;	/* a join's outcome to come */
 };
 TAILQ_HEAD(ctl_clients, ctl_client);
 
@@ -194,8 +196,189 @@ ctl_hook_presence(void *arg, const char *from, const char *type,
 	free(st);
 }
 
+/* Group chats: muc.c reports, the control socket turns it into JSON. */
+static void
+ctl_hook_room(void *arg, const char *room, const char *nick,
+    const char *state, const char *prev, const char *reason)
+{
+	char	*r, *n, *why, *json;
+
+	r = ctl_json_quote(room);
+	n = ctl_json_quote(nick);
+	why = ctl_json_quote(reason);
+	xasprintf(&json, "{\"event\":\"room\",\"room\":%s,\"nick\":%s,"
+	    "\"state\":\"%s\",\"previous\":\"%s\",\"reason\":%s,"
+	    "\"time\":%lld}", r, n, state, prev, why, (long long)time(NULL));
+	ctl_broadcast(arg, json);
+	free(json);
+	free(r);
+	free(n);
+	free(why);
+}
+
+static void
+ctl_hook_groupchat(void *arg, const char *room, const char *nick,
+    const char *body, int own)
+{
+	char	*r, *n, *b, *json;
+
+	r = ctl_json_quote(room);
+	n = ctl_json_quote(nick);
+	b = ctl_json_quote(body);
+	xasprintf(&json, "{\"event\":\"groupchat\",\"room\":%s,\"nick\":%s,"
+	    "\"own\":%s,\"body\":%s,\"time\":%lld}", r, n,
+	    own ? "true" : "false", b, (long long)time(NULL));
+	ctl_broadcast(arg, json);
+	free(json);
+	free(r);
+	free(n);
+	free(b);
+}
+
+static void
+ctl_hook_subject(void *arg, const char *room, const char *nick,
+    const char *subject)
+{
+	char	*r, *n, *sj, *json;
+
+	r = ctl_json_quote(room);
+	n = ctl_json_quote(nick);
+	sj = ctl_json_quote(subject);
+	xasprintf(&json, "{\"event\":\"subject\",\"room\":%s,\"nick\":%s,"
+	    "\"subject\":%s,\"time\":%lld}", r, n, sj, (long long)time(NULL));
+	ctl_broadcast(arg, json);
+	free(json);
+	free(r);
+	free(n);
+	free(sj);
+}
+
+static void
+ctl_hook_invite(void *arg, const char *room, const char *from,
+    const char *reason, const char *kind, int joining)
+{
+	char	*r, *f, *why, *json;
+
+	r = ctl_json_quote(room);
+	f = ctl_json_quote(from);
+	why = ctl_json_quote(reason);
+	xasprintf(&json, "{\"event\":\"invite\",\"room\":%s,\"from\":%s,"
+	    "\"reason\":%s,\"kind\":\"%s\",\"joining\":%s,\"time\":%lld}",
+	    r, f, why, kind, joining ? "true" : "false", (long long)time(NULL));
+	ctl_broadcast(arg, json);
+	free(json);
+	free(r);
+	free(f);
+	free(why);
+}
+
+static void
+ctl_hook_rooms_count(void *arg, unsigned int joined, unsigned int total)
+{
+	(void)arg;
+	notify_rooms(joined, total);
+}
+
 /* ---------------------------------------------------------------------- */
 /* requests */
+
+/* A field of a "rooms" line: tabs and line breaks become spaces. */
+static char *
+ctl_room_field(const char *s)
+{
+	char	*f = xstrdup(s), *p;
+
+	for (p = f; *p != '\0'; p++)
+		if (*p == '\t' || *p == '\n' || *p == '\r')
+			*p = ' ';
+	return f;
+}
+
+/* One "rooms" line: tab-separated fields (ctlproto.h). */
+static void
+ctl_room_line(void *arg, const struct muc_room_info *ri)
+{
+	struct ctl_client	*cl = arg;
+	char			*nick, *reason, *last;
+
+	nick = ctl_room_field(ri->nick);
+	reason = ctl_room_field(ri->reason);
+	last = ctl_room_field(ri->last_error);
+	ctl_printf(cl, "- %s\t%s\t%s\t%lld\t%zu%s\t%s\t%s\t%s\n", ri->room,
+	    nick, ri->state, (long long)ri->since, ri->occupants,
+	    ri->more ? "+" : "", ri->configured ? "config" : "runtime",
+	    reason, last);
+	free(nick);
+	free(reason);
+	free(last);
+}
+
+/* "rooms 3/3" in status, once rooms are set up. */
+static void
+ctl_rooms_status(struct ctl_client *cl)
+{
+	unsigned int	joined, total;
+
+	muc_counts(cl->ctl->x->muc, &joined, &total);
+	if (total > 0)
+		ctl_printf(cl, "- rooms %u/%u\n", joined, total);
+}
+
+/*
+ * A join's outcome.  Lines that arrived meanwhile are read from the loop
+ * (deferred), not from within muc.c's call.
+ */
+static void
+ctl_join_reply(void *arg, int ok, const char *text)
+{
+	struct ctl_client	*cl = arg;
+
+	cl->room_wait = 0;
+	ctl_final(cl, ok, CTL_ERR_FAILED, text);
+	bufferevent_trigger(cl->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+ctl_rooms_cmd(struct ctl_client *cl, struct ctl_request *req)
+{
+	struct muc	*muc = cl->ctl->x->muc;
+	const char	*err;
+	char		*msg;
+	int		 rc;
+
+	switch (req->cmd) {
+	case CTL_JOIN:
+		rc = muc_join(muc, req->argv[0], req->argc > 1 ? req->argv[1] :
+		    NULL, ctl_join_reply, cl, &err);
+		if (rc == -1)
+			ctl_final(cl, 0, CTL_ERR_USAGE, err);
+		else if (rc == 1)
+			ctl_final(cl, 1, NULL, err);
+		else
+			cl->room_wait = 1;
+		break;
+	case CTL_PART:
+		if (muc_part(muc, req->argv[0], req->argc > 1 ? req->argv[1] :
+		    NULL, &err) == -1)
+			ctl_final(cl, 0, CTL_ERR_FAILED, err);
+		else
+			ctl_final(cl, 1, NULL, "left");
+		break;
+	case CTL_ROOMS:
+		muc_rooms(muc, ctl_room_line, cl);
+		ctl_final(cl, 1, NULL, NULL);
+		break;
+	default:
+		/* send to a room */
+		if (muc_send(muc, req->argv[0], req->argv[1], &msg) == -1) {
+			ctl_final(cl, 0, CTL_ERR_STATE, msg);
+			free(msg);
+		} else
+			ctl_final(cl, 1, NULL, "sent");
+		break;
+	}
+}
 
 static void
 ctl_status_line(void *arg, const char *key, const char *value)
@@ -270,7 +453,13 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 	switch (req->cmd) {
 	case CTL_STATUS:
 		conn_status(conn, ctl_status_line, cl);
+		ctl_rooms_status(cl);
 		ctl_final(cl, 1, NULL, NULL);
+		break;
+	case CTL_JOIN:
+	case CTL_PART:
+	case CTL_ROOMS:
+		ctl_rooms_cmd(cl, req);
 		break;
 	case CTL_VERSION_CMD:
 		ctl_printf(cl, "- version %s\n- protocol %d\n",
@@ -305,6 +494,10 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 			    "presence sent" : "presence set; sent when online");
 		break;
 	case CTL_SEND:
+		if (muc_is_room(cl->ctl->x->muc, req->argv[0])) {
+			ctl_rooms_cmd(cl, req);
+			break;
+		}
 		if (conn_send_message(conn, req->argv[0], req->argv[1],
 		    &err) == -1)
 			ctl_final(cl, 0, conn_state(conn) == CONN_ONLINE ?
@@ -329,7 +522,7 @@ ctl_process(struct ctl_client *cl)
 	char			*line;
 	size_t			 len;
 
-	while (!cl->closing && cl->waiter == NULL) {
+	while (!cl->closing && cl->waiter == NULL && !cl->room_wait) {
 		eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
@@ -396,6 +589,8 @@ ctl_client_free(struct ctl_client *cl)
 
 	/* The command goes on; only its reply has nobody to go to. */
 	cmdq_waiter_cancel(cl->waiter);
+	if (cl->room_wait)
+		muc_join_cancel(ctl->x->muc, cl);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	bufferevent_free(cl->bev);
 	free(cl);
@@ -603,6 +798,8 @@ control_new(struct xmppd *x, const struct control_hooks *chooks,
 	struct control		*ctl;
 	struct conn_hooks	 hooks = { ctl_hook_state, ctl_hook_message,
 	    ctl_hook_presence, NULL };
+	struct muc_hooks	 mhooks = { ctl_hook_room, ctl_hook_groupchat,
+	    ctl_hook_subject, ctl_hook_invite, ctl_hook_rooms_count, NULL };
 	struct group		*gr;
 
 	ctl = xcalloc(1, sizeof(*ctl));
@@ -634,6 +831,8 @@ control_new(struct xmppd *x, const struct control_hooks *chooks,
 	event_add(ctl->ev_accept, NULL);
 	hooks.arg = ctl;
 	conn_set_hooks(x->conn, &hooks);
+	mhooks.arg = ctl;
+	muc_set_hooks(x->muc, &mhooks);
 	return ctl;
 }
 

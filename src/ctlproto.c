@@ -68,6 +68,12 @@ const struct ctl_cmd_info ctl_cmds[] = {
 	    "list the commands" },
 	{ CTL_HANDOVER, "handover", 0, 0, 0, 0, "handover",
 	    "exit for a restart, keeping the session (XEP-0198)" },
+	{ CTL_JOIN, "join", 1, 1, 1, 0, "join ROOM[/NICK]",
+	    "join a group chat (password, if any, from stdin)" },
+	{ CTL_PART, "part", 1, 1, 1, 0, "part ROOM [REASON]",
+	    "leave a group chat" },
+	{ CTL_ROOMS, "rooms", 0, 0, 0, 0, "rooms",
+	    "list the group chats with their state" },
 	{ CTL_NONE, NULL, 0, 0, 0, 0, NULL, NULL }
 };
 

@@ -15,7 +15,11 @@
  *	OK [TEXT]
  *	ERR CODE TEXT
  *
- * "status" data lines are "- KEY VALUE".  "events" answers "OK" at once and
+ * "status" data lines are "- KEY VALUE".  "rooms" data lines are one room
+ * each, its fields separated by tabs: room, nick, state, since (Unix
+ * time), occupants (a number, "+" appended when more are not tracked),
+ * configured ("config" or "runtime"), reason, last error.  "join ROOM[/NICK]
+ * [PASSWORD]" carries the room password as its free text.  "events" answers "OK" at once and
  * then streams "- {json}" lines until the client goes away.  A client that
  * is not allowed gets "ERR denied ..." and is closed.
  *
@@ -48,6 +52,9 @@ enum ctl_cmd {
 	CTL_VERSION_CMD,
 	CTL_HELP,
 	CTL_HANDOVER,
+	CTL_JOIN,
+	CTL_PART,
+	CTL_ROOMS,
 	CTL_CMD_MAX
 };
 

@@ -38,6 +38,8 @@ static struct event	*watchdog_ev;
 static struct timeval	 watchdog_half;		/* WATCHDOG_USEC / 2 */
 static uint64_t		 watchdog_quarter_ms;	/* WATCHDOG_USEC / 4 */
 static uint64_t		 watchdog_fed_ms;	/* monotime_ms() of the last feed */
+static char		 online_status[400];	/* "online as ...", or "" */
+static unsigned int	 rooms_joined, rooms_total;
 
 /*
  * The new state named by a line "state change A -> B, reason: ...", as a
@@ -159,14 +161,30 @@ notify_reason_len(const char *reason)
 	return strlen(reason);
 }
 
+/* While online, STATUS= ends in ", 3/3 rooms" when rooms are set up. */
+void
+notify_rooms(unsigned int joined, unsigned int total)
+{
+	rooms_joined = joined;
+	rooms_total = total;
+	if (online_status[0] == '\0')
+		return;
+	if (total > 0)
+		notify_status("%s, %u/%u rooms", online_status, joined, total);
+	else
+		notify_status("%s", online_status);
+}
+
 void
 notify_state(const char *state, const char *jid, const char *reason,
     uint32_t retry_ms, const char *peer)
 {
-	if (strcmp(state, "online") == 0)
-		notify_status("online as %s%s%s", jid, peer ? " via " : "",
-		    peer ? peer : "");
-	else if (strcmp(state, "waiting") == 0)
+	online_status[0] = '\0';
+	if (strcmp(state, "online") == 0) {
+		snprintf(online_status, sizeof(online_status), "online as "
+		    "%s%s%s", jid, peer ? " via " : "", peer ? peer : "");
+		notify_rooms(rooms_joined, rooms_total);
+	} else if (strcmp(state, "waiting") == 0)
 		notify_status("waiting %.*fs before reconnecting: %.*s",
 		    retry_ms < 10000 ? 1 : 0, retry_ms / 1000.0,
 		    (int)notify_reason_len(reason), reason);

@@ -17,6 +17,8 @@ void	notify_status(const char *, ...) __attribute__((__format__(printf, 1, 2)));
 /* STATUS= for a connection state, e.g. "online as a@b/c". */
 void	notify_state(const char *state, const char *jid, const char *reason,
 	    uint32_t retry_ms, const char *peer);
+/* Group chats joined out of total; added to STATUS= while online. */
+void	notify_rooms(unsigned int joined, unsigned int total);
 /*
  * Send WATCHDOG=1 from the loop at least every WATCHDOG_USEC/2, if
  * enabled.  kick: the loop is awake anyway; feed now if a quarter of

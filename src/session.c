@@ -396,6 +396,8 @@ session_sm_input(struct conn *c, const struct stanza *s)
 		free(c->sm.id);
 		c->sm.id = NULL;
 		c->sm.resumable = 0;
+		/* A resume earlier in this process must not make this one. */
+		c->sm.resumed = 0;
 		return SESSION_SM_RESUME_FAILED;
 	} else if (strcmp(name, "failed") == 0) {
 		log_info("the server refused stream management");

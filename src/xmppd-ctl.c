@@ -77,6 +77,9 @@ static int		 valid_instance(const char *);
 static const struct ctl_cmd_info *lookup_command(const char *);
 static char		*build_request(const struct ctl_cmd_info *, int,
 			    char **);
+static char		*build_join(const struct ctl_cmd_info *, int, char **);
+static void		 human_rooms(struct ctl *);
+static void		 json_rooms(struct ctl *);
 static void		 check_args(const struct ctl_cmd_info *, int,
 			    char **);
 static void		 check_request(const char *);
@@ -237,6 +240,8 @@ build_request(const struct ctl_cmd_info *ci, int argc, char **argv)
 {
 	char	*pw, *line;
 
+	if (ci->cmd == CTL_JOIN)
+		return build_join(ci, argc, argv);
 	if (ci->cmd != CTL_PASSWD) {
 		check_args(ci, argc, argv);
 		return join_args(ci->name, argc, argv);
@@ -246,6 +251,34 @@ build_request(const struct ctl_cmd_info *ci, int argc, char **argv)
 		    "password from standard input");
 	pw = read_password();
 	xasprintf(&line, "passwd %s", pw);
+	freezero_str(pw);
+	return line;
+}
+
+/*
+ * "join ROOM[/NICK]": a room password never goes on the command line; it
+ * is read from standard input when that is not a terminal (a pipe or a
+ * file), and an empty line or none means no password.
+ */
+static char *
+build_join(const struct ctl_cmd_info *ci, int argc, char **argv)
+{
+	char	*pw = NULL, *line;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: xmppd-ctl %s\n", ci->usage);
+		exit(XC_USAGE);
+	}
+	check_args(ci, argc, argv);
+	if (!isatty(STDIN_FILENO))
+		pw = read_stdin_line();
+	if (pw == NULL || *pw == '\0') {
+		free(pw);
+		return join_args(ci->name, argc, argv);
+	}
+	if (*pw == ' ')
+		die(XC_USAGE, "the password must not begin with a space");
+	xasprintf(&line, "join %s %s", argv[0], pw);
 	freezero_str(pw);
 	return line;
 }
@@ -707,6 +740,8 @@ human_ok(struct ctl *c, const char *text)
 
 	if (c->ci->cmd == CTL_STATUS)
 		human_status(c);
+	else if (c->ci->cmd == CTL_ROOMS)
+		human_rooms(c);
 	else
 		for (i = 0; i < c->ndata; i++) {
 			put_safe(stdout, c->data[i]);
@@ -795,6 +830,10 @@ json_ok(struct ctl *c, const char *text)
 		json_status(c);
 		return;
 	}
+	if (c->ci->cmd == CTL_ROOMS) {
+		json_rooms(c);
+		return;
+	}
 	q = ctl_json_quote(text);
 	printf("{\"ok\":true,\"message\":%s", q);
 	free(q);
@@ -867,6 +906,98 @@ json_number(const char *key, const char *value)
 	n = strspn(value, "0123456789");
 	/* JSON has no leading zeros. */
 	return n > 0 && value[n] == '\0' && (n == 1 || value[0] != '0');
+}
+
+/* clang-format off */
+/* The fields of a "rooms" line, in order (ctlproto.h). */
+static const char *const room_fields[] = {
+	"room", "nick", "state", "since", "occupants", "configured",
+	"reason", "last_error",
+};
+/* clang-format on */
+
+/* Split a "rooms" line at its tabs; returns the number of fields. */
+static size_t
+room_split(char *line, char **f)
+{
+	size_t	n = 0;
+
+	while (n < nitems(room_fields)) {
+		f[n++] = line;
+		if ((line = strchr(line, '\t')) == NULL)
+			break;
+		*line++ = '\0';
+	}
+	return n;
+}
+
+/* One room per line: room, nick, state, since, occupants, reason. */
+static void
+human_rooms(struct ctl *c)
+{
+	char	*f[nitems(room_fields)];
+	size_t	 i, n;
+
+	if (c->ndata == 0)
+		printf("no rooms\n");
+	for (i = 0; i < c->ndata; i++) {
+		if ((n = room_split(c->data[i], f)) < 7) {
+			put_safe(stdout, c->data[i]);
+			putchar('\n');
+			continue;
+		}
+		put_safe(stdout, f[0]);
+		fputs("  ", stdout);
+		put_safe(stdout, f[1]);
+		fputs("  ", stdout);
+		put_safe(stdout, f[2]);
+		fputs("  since ", stdout);
+		put_since(f[3]);
+		fputs("  occupants ", stdout);
+		put_safe(stdout, f[4]);
+		fputs("  ", stdout);
+		put_safe(stdout, f[6]);
+		if (n > 7 && *f[7] != '\0' && strcmp(f[2], "joined") == 0) {
+			fputs("  (last error: ", stdout);
+			put_safe(stdout, f[7]);
+			putchar(')');
+		}
+		putchar('\n');
+	}
+}
+
+/* An array of objects; since and occupants as numbers. */
+static void
+json_rooms(struct ctl *c)
+{
+	char	*f[nitems(room_fields)], *q;
+	size_t	 i, j, n, len;
+
+	printf("{\"ok\":true,\"rooms\":[");
+	for (i = 0; i < c->ndata; i++) {
+		n = room_split(c->data[i], f);
+		printf("%s{", i > 0 ? "," : "");
+		for (j = 0; j < n; j++) {
+			len = strlen(f[j]);
+			if (j == 4 && len > 0 && f[j][len - 1] == '+') {
+				f[j][len - 1] = '\0';
+				printf(",\"occupants_more\":true");
+			}
+			q = ctl_json_quote(room_fields[j]);
+			printf("%s%s:", j > 0 ? "," : "", q);
+			free(q);
+			if ((j == 3 || j == 4) && *f[j] != '\0' &&
+			    strspn(f[j], "0123456789") == strlen(f[j]))
+				printf("%s", f[j]);
+			else {
+				q = ctl_json_quote(f[j]);
+				printf("%s", q);
+				free(q);
+			}
+		}
+		putchar('}');
+	}
+	printf("]}\n");
 }
 
 int

@@ -23,8 +23,10 @@
 #include "conn.h"
 #include "control.h"
 #include "log.h"
+#include "muc.h"
 #include "netwatch.h"
 #include "notify.h"
+#include "roomconf.h"
 #include "tls.h"
 #include "xmalloc.h"
 #include "xmppd.h"
@@ -175,6 +177,7 @@ xmppd_reload(void *arg, char **cause)
 	config_free(x->conf);
 	x->conf = conf;
 	log_setverbose(opt_debug || conf->log_verbose);
+	muc_config_changed(x->muc, conf);
 	r = conn_config_changed(x->conn, reconnect);
 	notify_ready();
 	return r;
@@ -312,6 +315,8 @@ check_config(const char *path, int verbose)
 	if ((conf->password != NULL || conf->password_file != NULL) &&
 	    config_load_password(conf, &cause) == -1)
 		goto done;
+	if (roomconf_check_passwords(conf->rooms, &cause) == -1)
+		goto done;
 	if (confcheck_system(conf, 0, &cause) == -1)
 		goto done;
 	if ((ctx = tls_ctx_new(conf, &cause)) == NULL)
@@ -402,6 +407,7 @@ main(int argc, char *argv[])
 	x.conn = conn_new(&x);
 	conn_on_stopped(x.conn, xmppd_stopped, &x);
 	x.cmdq = cmdq_new(x.base, x.conn, &cmdq_hooks);
+	x.muc = muc_new(x.base, x.conn, x.conf);
 	if ((x.ctl = control_new(&x, &ctl_hooks, &cause)) == NULL) {
 		startup_failed("control socket: %s", cause);
 		goto fail;
@@ -432,6 +438,7 @@ fail:
 	notify_watchdog_stop();
 	netwatch_free(nw);
 	control_free(x.ctl);
+	muc_free(x.muc);
 	cmdq_free(x.cmdq);
 	conn_free(x.conn);
 	if (stop_timer != NULL)

@@ -13,6 +13,7 @@ struct config;
 struct cmdq;
 struct conn;
 struct control;
+struct muc;
 
 struct xmppd {
 	struct event_base	*base;
@@ -22,6 +23,7 @@ struct xmppd {
 	struct conn		*conn;
 	struct cmdq		*cmdq;
 	struct control		*ctl;
+	struct muc		*muc;		/* group chats */
 	int			 stopping;
 	int			 handover;	/* the stop is a restart */
 };

@@ -472,6 +472,7 @@ make_certs() {
 # --------------------------------------------------------------- prosody ---
 
 PROSODY_DIR=$T/prosody
+MUC_DOMAIN=conference.$DOMAIN
 PROSODY_CFG=$PROSODY_DIR/prosody.cfg.lua
 PROSODY_PORT=
 PROSODY_TLS_PORT=
@@ -489,11 +490,13 @@ PROSODY_PID=
 # (Prosody 0.12 offers SCRAM-SHA-1-PLUS with tls-unique only below 1.3);
 # --tickets: issue TLS session tickets (stock Prosody turns them off, so
 # nothing can be resumed); --cfg LINE / --vhost-cfg LINE: extra Lua lines, global / in the
-# VirtualHost (e.g. --cfg 'smacks_hibernation_time = 5').
+# VirtualHost (e.g. --cfg 'smacks_hibernation_time = 5'); --muc: a MUC
+# component on $MUC_DOMAIN (rooms unlocked at creation, anyone may create
+# one), --muc-cfg LINE: an extra Lua line in that component.
 prosody_start() {
-	local _reg _cert _tls12 _cfg _vcfg _nl _opts
+	local _reg _cert _tls12 _cfg _vcfg _nl _opts _muc
 	command -v prosody >/dev/null 2>&1 || skip_all "prosody is not installed"
-	_reg=true; _cert=server; _tls12=; _cfg=; _vcfg=; _opts=
+	_reg=true; _cert=server; _tls12=; _cfg=; _vcfg=; _opts=; _muc=
 	_nl='
 '
 	while [ $# -gt 0 ]; do
@@ -504,6 +507,8 @@ prosody_start() {
 		--tickets) _opts='options = { no_ticket = false }; ' ;;
 		--cfg) _cfg=$_cfg$2$_nl; shift ;;
 		--vhost-cfg) _vcfg=$_vcfg"  "$2$_nl; shift ;;
+		--muc) _muc=${_muc:-$_nl} ;;
+		--muc-cfg) _muc=${_muc:-$_nl}"  "$2$_nl; shift ;;
 		*) diag "prosody_start: unknown option $1"; return 2 ;;
 		esac
 		shift
@@ -555,6 +560,13 @@ $_cfg
 VirtualHost "$DOMAIN"
   ssl = { ${_proto}${_opts}certificate = "$PROSODY_DIR/certs/$DOMAIN.crt"; key = "$PROSODY_DIR/certs/$DOMAIN.key" }
 $_vcfg
+EOF
+	[ -n "$_muc" ] && cat >>"$PROSODY_CFG" <<EOF
+Component "$MUC_DOMAIN" "muc"
+  muc_room_locking = false
+  restrict_room_creation = false
+  muc_tombstones = false
+$_muc
 EOF
 	_prosody_launch
 }
@@ -831,6 +843,45 @@ import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
 s.sendall(sys.stdin.buffer.read()); print(s.recv(100).decode().strip())' \
 	    "$PROXY_CTL"
+}
+
+# ---------------------------------------------------------- muc peers -----
+
+# muc_peer_start NAME USER PASSWORD: a second occupant (tests/helpers/
+# mucpeer.py) logged in as USER; commands go through muc_peer, events to
+# $T/peer-NAME.out.  Waits (10 s) until it is online.  $MUC_PEER_ARGS
+# are passed on (e.g. --stamp).
+muc_peer_start() {
+	_write_client
+	rm -f "$T/peer-$1.fifo"
+	mkfifo "$T/peer-$1.fifo" || return 1
+	python3 "$top_srcdir/tests/helpers/mucpeer.py" --client "$T/xmpp-client.py" \
+	    --fifo "$T/peer-$1.fifo" --port "$PROSODY_PORT" --domain "$DOMAIN" \
+	    --ca "$T/certs/ca.pem" --user "$2" --password "$3" --resource "$1" \
+	    ${MUC_PEER_ARGS:-} </dev/null >"$T/peer-$1.out" 2>&1 &
+	track_pid "peer-$1" $!
+	wait_grep 10 '^([0-9.]+ )?ONLINE ' "$T/peer-$1.out"
+}
+
+# muc_peer NAME COMMAND...: one command for the peer (see mucpeer.py).
+muc_peer() {
+	local _n
+	_n=$1; shift
+	printf '%s\n' "$*" >"$T/peer-$_n.fifo"
+}
+
+# muc_ghost ROOM NICK: make the MUC forget the occupant ROOM/NICK without
+# telling anyone (what a MUC restart does to a client that missed it).
+muc_ghost() {
+	prosody_shell ">local r = prosody.hosts[\"$MUC_DOMAIN\"].modules.muc.get_room_from_jid(\"$1\"); local o = r and r:get_occupant_by_nick(\"$1/$2\"); if o then for real in o:each_session() do r._jid_nick[real] = nil end; r._occupants[o.nick] = nil; print(\"XGHOST ok\") else print(\"XGHOST none\") end" |
+		grep -q 'XGHOST ok'
+}
+
+# muc_forget ROOM: make the MUC drop the room from memory (what restarting
+# the MUC component does to a room that is not persistent).
+muc_forget() {
+	prosody_shell ">local m = prosody.hosts[\"$MUC_DOMAIN\"].modules.muc; local r = m.get_room_from_jid(\"$1\"); if r then m.forget_room(r); print(\"XFORGOT ok\") else print(\"XFORGOT none\") end" |
+		grep -q 'XFORGOT ok'
 }
 
 # -------------------------------------------------------------- xmppd ------
