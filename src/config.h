@@ -51,6 +51,11 @@ struct config {
 	int		 resume_after_restart;	/* SIGTERM keeps the session */
 	char		*state_dir;
 	int		 log_verbose;	/* log_level = debug */
+	unsigned int	 outbox_max_messages;	/* 0: no limit */
+	uint64_t	 outbox_max_bytes;	/* 0: no limit */
+	unsigned int	 outbox_lifetime;	/* seconds, 0: forever */
+	uint64_t	 outbox_rate_milli;	/* messages/s x1000, 0: off */
+	unsigned int	 outbox_burst;
 };
 
 /*
@@ -79,5 +84,11 @@ void		 config_print(const struct config *, FILE *);
 #define CONFIG_DEFAULT_RECONNECT_MIN	1
 #define CONFIG_DEFAULT_RECONNECT_MAX	300
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT	10
+#define CONFIG_DEFAULT_OUTBOX_MESSAGES	100000
+#define CONFIG_DEFAULT_OUTBOX_BYTES	(256ULL * 1024 * 1024)
+#define CONFIG_DEFAULT_OUTBOX_LIFETIME	(7 * 86400)
+/* 5 messages/s, bursts of 10: see xmppd.conf(5) for why. */
+#define CONFIG_DEFAULT_OUTBOX_RATE_MILLI 5000
+#define CONFIG_DEFAULT_OUTBOX_BURST	10
 
 #endif

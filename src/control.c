@@ -28,6 +28,7 @@
 #include "ctlproto.h"
 #include "log.h"
 #include "notify.h"
+#include "outbox.h"
 #include "xmalloc.h"
 #include "xmppd.h"
 
@@ -45,6 +46,7 @@ struct ctl_client {
 	int			 closing;	/* free once output drains */
 	int			 dead;		/* free at the next reap */
 	struct conn_waiter	*waiter;	/* a queued command's reply */
+	struct outbox_waiter	*owaiter;	/* send --wait */
 };
 TAILQ_HEAD(ctl_clients, ctl_client);
 
@@ -67,6 +69,8 @@ static void	ctl_write_cb(struct bufferevent *, void *);
 static void	ctl_event_cb(struct bufferevent *, short, void *);
 static void	ctl_client_free(struct ctl_client *);
 static void	ctl_process(struct ctl_client *);
+static void	ctl_send_oneline(struct ctl_client *, struct ctl_request *);
+static void	ctl_queue(struct ctl_client *, struct ctl_request *);
 
 /* ---------------------------------------------------------------------- */
 /* output */
@@ -273,16 +277,142 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 			    "presence sent" : "presence set; sent when online");
 		break;
 	case CTL_SEND:
-		if (conn_send_message(conn, req->argv[0], req->argv[1],
-		    &err) == -1)
-			ctl_final(cl, 0, conn_state(conn) == CONN_ONLINE ?
-			    CTL_ERR_USAGE : CTL_ERR_STATE, err);
-		else
-			ctl_final(cl, 1, NULL, "sent");
+		ctl_send_oneline(cl, req);
+		break;
+	case CTL_QUEUE:
+		ctl_queue(cl, req);
 		break;
 	default:
 		ctl_final(cl, 0, CTL_ERR_UNKNOWN, "unsupported command");
 		break;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* the outbox */
+
+static void
+ctl_hook_outbox(void *arg, const char *id, const char *to,
+    enum outbox_state st, const char *error)
+{
+	struct control	*ctl = arg;
+	char		*i, *t, *e, *json;
+
+	i = ctl_json_quote(id);
+	t = ctl_json_quote(to);
+	e = ctl_json_quote(error ? error : "");
+	xasprintf(&json, "{\"event\":\"outbox\",\"id\":%s,\"to\":%s,"
+	    "\"state\":\"%s\",\"error\":%s,\"time\":%lld}", i, t,
+	    outbox_state_name(st), e, (long long)time(NULL));
+	ctl_broadcast(ctl, json);
+	free(json);
+	free(i);
+	free(t);
+	free(e);
+}
+
+static void
+ctl_outbox_reply(void *arg, int ok, const char *code, const char *text)
+{
+	struct ctl_client	*cl = arg;
+
+	cl->owaiter = NULL;
+	ctl_final(cl, ok, code, text);
+	ctl_process(cl);
+}
+
+static void
+ctl_send(struct ctl_client *cl, const struct ctl_send *s)
+{
+	struct outbox	*ob = cl->ctl->x->outbox;
+	const char	*code;
+	char		*id, *cause;
+
+	if (outbox_submit(ob, s->to, (size_t)s->nto, s->type, s->receipt,
+	    s->body, s->bodylen, &id, &code, &cause) == -1) {
+		ctl_final(cl, 0, code, cause);
+		free(cause);
+		return;
+	}
+	if (s->wait == CTL_WAIT_NONE) {
+		ctl_final(cl, 1, NULL, id);
+		free(id);
+		return;
+	}
+	ctl_printf(cl, "- queued %s\n", id);
+	cl->owaiter = outbox_wait(ob, id, s->wait == CTL_WAIT_RECEIVED ?
+	    OB_RECEIVED : OB_ACKED, ctl_outbox_reply, cl);
+	free(id);
+}
+
+/* The old form: "send JID TEXT", one line, type chat. */
+static void
+ctl_send_oneline(struct ctl_client *cl, struct ctl_request *req)
+{
+	struct ctl_send	s;
+
+	memset(&s, 0, sizeof(s));
+	s.type = "chat";
+	s.nto = 1;
+	s.to[0] = req->argv[0];
+	s.body = req->argv[1];
+	s.bodylen = strlen(req->argv[1]);
+	ctl_send(cl, &s);
+}
+
+static void
+ctl_send_payload(struct ctl_client *cl, char *buf, const struct ctl_frame *f)
+{
+	struct ctl_send	 s;
+	const char	*code, *errstr;
+	char		*line;
+
+	line = xstrndup(buf, f->linelen);
+	if (ctl_parse_send(line, f->linelen, buf + f->payload_off,
+	    f->payload_len, &s, &code, &errstr) == -1)
+		ctl_final(cl, 0, code, errstr);
+	else
+		ctl_send(cl, &s);
+	free(line);
+}
+
+static void
+ctl_queue_line(void *arg, const struct outbox_info *info)
+{
+	struct ctl_client	*cl = arg;
+	struct evbuffer		*b = evbuffer_new();
+	char			*e, *p;
+	size_t			 i;
+
+	for (i = 0; i < info->nto; i++)
+		evbuffer_add_printf(b, "%s%s", i ? "," : "", info->to[i]);
+	evbuffer_add(b, "", 1);
+	e = xstrdup(info->error ? info->error : "-");
+	for (p = e; *p != '\0'; p++)
+		if (*p == '\t' || *p == '\n' || *p == '\r')
+			*p = ' ';
+	ctl_printf(cl, "- %s\t%s\t%lld\t%u\t%s\t%s\n", info->id,
+	    outbox_state_name(info->state), (long long)info->created,
+	    info->tries, (char *)evbuffer_pullup(b, -1), e);
+	free(e);
+	evbuffer_free(b);
+}
+
+static void
+ctl_queue(struct ctl_client *cl, struct ctl_request *req)
+{
+	struct outbox	*ob = cl->ctl->x->outbox;
+
+	if (req->argc == 0) {
+		outbox_list(ob, ctl_queue_line, cl);
+		ctl_final(cl, 1, NULL, NULL);
+	} else if (outbox_drop(ob, req->argv[1]) == -1)
+		ctl_final(cl, 0, CTL_ERR_NOTFOUND, "no such message waiting "
+		    "in the outbox");
+	else {
+		log_info("control: queue drop %s from uid %ld pid %ld",
+		    req->argv[1], (long)cl->uid, (long)cl->pid);
+		ctl_final(cl, 1, NULL, "dropped");
 	}
 }
 
@@ -293,11 +423,13 @@ ctl_process(struct ctl_client *cl)
 	struct evbuffer		*in = bufferevent_get_input(cl->bev);
 	struct evbuffer_ptr	 eol;
 	struct ctl_request	 req;
+	struct ctl_frame	 f;
 	const char		*code, *errstr;
-	char			*line;
-	size_t			 len;
+	char			*line, *buf;
+	size_t			 len, avail;
+	int			 r;
 
-	while (!cl->closing && cl->waiter == NULL) {
+	while (!cl->closing && cl->waiter == NULL && cl->owaiter == NULL) {
 		eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
@@ -311,6 +443,23 @@ ctl_process(struct ctl_client *cl)
 			evbuffer_drain(in, eol.pos + 1);
 			ctl_final(cl, 0, CTL_ERR_TOOLONG, "request line longer "
 			    "than 4096 bytes");
+			continue;
+		}
+		/* A line ending in "{N}" carries a payload (ctlproto.h). */
+		avail = evbuffer_get_length(in);
+		if (avail > CTL_FRAME_MAX)
+			avail = CTL_FRAME_MAX;
+		buf = (char *)evbuffer_pullup(in, (ev_ssize_t)avail);
+		if ((r = ctl_frame(buf, avail, &f, &code, &errstr)) == 0)
+			break;
+		if (r == -1) {
+			ctl_final(cl, 0, code, errstr);
+			cl->closing = 1;
+			break;
+		}
+		if (f.has_payload) {
+			ctl_send_payload(cl, buf, &f);
+			evbuffer_drain(in, f.framelen);
 			continue;
 		}
 		line = xmalloc(eol.pos + 1);
@@ -364,6 +513,7 @@ ctl_client_free(struct ctl_client *cl)
 
 	/* The command goes on; only its reply has nobody to go to. */
 	conn_waiter_cancel(cl->waiter);
+	outbox_wait_cancel(cl->owaiter);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	bufferevent_free(cl->bev);
 	free(cl);
@@ -445,7 +595,7 @@ ctl_accept_cb(evutil_socket_t lfd, short ev, void *arg)
 		event_del(ctl->ev_accept);
 	bufferevent_setcb(cl->bev, ctl_read_cb, ctl_write_cb, ctl_event_cb,
 	    cl);
-	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX);
+	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_FRAME_MAX);
 	/* Unknown credentials are denied (fail closed). */
 	allowed = 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -570,6 +720,7 @@ control_new(struct xmppd *x, char **cause)
 	struct control		*ctl;
 	struct conn_hooks	 hooks = { ctl_hook_state, ctl_hook_message,
 	    ctl_hook_presence, NULL };
+	struct outbox_hooks	 obhooks = { ctl_hook_outbox, NULL };
 	struct group		*gr;
 
 	ctl = xcalloc(1, sizeof(*ctl));
@@ -600,6 +751,8 @@ control_new(struct xmppd *x, char **cause)
 	event_add(ctl->ev_accept, NULL);
 	hooks.arg = ctl;
 	conn_set_hooks(x->conn, &hooks);
+	obhooks.arg = ctl;
+	outbox_set_hooks(x->outbox, &obhooks);
 	return ctl;
 }
 

@@ -50,7 +50,7 @@ const struct ctl_cmd_info ctl_cmds[] = {
 	    "go offline and stay offline" },
 	{ CTL_PRESENCE, "presence", 1, 1, 1, 0, "presence SHOW [TEXT]",
 	    "set presence: available, away, chat, dnd or xa" },
-	{ CTL_SEND, "send", 2, 1, 1, 0, "send [OPTIONS] JID... [TEXT]",
+	{ CTL_SEND, "send", 2, 1, 1, 0, "send JID TEXT",
 	    "queue a message durably and print its id" },
 	{ CTL_RELOAD, "reload", 0, 0, 0, 1, "reload",
 	    "re-read the configuration file" },

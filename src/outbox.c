@@ -87,6 +87,8 @@ struct outbox {
 	struct outbox_conf	 conf;
 	struct outbox_hooks	 hooks;
 	struct outbox_link	 link;
+	outbox_room_fn		 is_room;
+	void			*room_arg;
 	struct bucket		 bucket;
 	struct ob_msgs		 pending;
 	size_t			 npending;
@@ -502,8 +504,7 @@ ob_stanza(struct outbox *ob, struct ob_dlv *d)
 	struct stanza		*s, *c;
 	const char		*type = sm->type;
 
-	if (ob->hooks.is_room != NULL &&
-	    ob->hooks.is_room(ob->hooks.arg, d->bare))
+	if (ob->is_room != NULL && ob->is_room(ob->room_arg, d->bare))
 		type = "groupchat";
 	s = stanza_new("message", NULL);
 	stanza_set_attr(s, "to", d->to);
@@ -905,4 +906,11 @@ void
 outbox_set_link(struct outbox *ob, const struct outbox_link *l)
 {
 	ob->link = *l;
+}
+
+void
+outbox_set_room_hook(struct outbox *ob, outbox_room_fn fn, void *arg)
+{
+	ob->is_room = fn;
+	ob->room_arg = arg;
 }

@@ -52,13 +52,14 @@ struct outbox_hooks {
 	/* A recipient's copy changed state (error: condition or NULL). */
 	void	(*state)(void *arg, const char *id, const char *to,
 		    enum outbox_state, const char *error);
-	/*
-	 * Optional, for group chat: 1 when bare is a joined room, so the
-	 * message goes out as type groupchat.
-	 */
-	int	(*is_room)(void *arg, const char *bare);
 	void	*arg;
 };
+
+/*
+ * The hook for group chat (the rooms module installs it): 1 when bare is
+ * a joined room, so a message to it goes out as type groupchat.
+ */
+typedef int (*outbox_room_fn)(void *arg, const char *bare);
 
 /* How messages leave: conn_send_stanza() in the daemon, a fake in tests. */
 struct outbox_link {
@@ -91,6 +92,7 @@ void		 outbox_free(struct outbox *);
 void		 outbox_set_conf(struct outbox *, const struct outbox_conf *);
 void		 outbox_set_hooks(struct outbox *, const struct outbox_hooks *);
 void		 outbox_set_link(struct outbox *, const struct outbox_link *);
+void		 outbox_set_room_hook(struct outbox *, outbox_room_fn, void *);
 
 /*
  * Accept a message durably.  Returns 0 with *idp (a new string), or -1

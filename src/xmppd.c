@@ -23,6 +23,7 @@
 #include "log.h"
 #include "netwatch.h"
 #include "notify.h"
+#include "outbox.h"
 #include "tls.h"
 #include "xmalloc.h"
 #include "xmppd.h"
@@ -126,6 +127,36 @@ conf_needs_reconnect(const struct config *a, const struct config *b)
 	    a->max_stanza_size != b->max_stanza_size;
 }
 
+static void
+outbox_conf_from(const struct config *c, struct outbox_conf *oc)
+{
+	oc->max_msgs = c->outbox_max_messages;
+	oc->max_bytes = (size_t)c->outbox_max_bytes;
+	oc->lifetime = c->outbox_lifetime;
+	oc->rate_milli = c->outbox_rate_milli;
+	oc->burst = c->outbox_burst;
+}
+
+/* The spool lives in $state_dir/outbox; state_dir is created if needed. */
+static struct outbox *
+outbox_open(struct xmppd *x, char **cause)
+{
+	struct outbox_conf	 oc;
+	struct outbox		*ob;
+	char			*dir;
+
+	if (mkdir(x->conf->state_dir, 0700) == -1 && errno != EEXIST) {
+		xasprintf(cause, "cannot create %s: %s", x->conf->state_dir,
+		    strerror(errno));
+		return NULL;
+	}
+	outbox_conf_from(x->conf, &oc);
+	xasprintf(&dir, "%s/outbox", x->conf->state_dir);
+	ob = outbox_new(x->base, dir, &oc, cause);
+	free(dir);
+	return ob;
+}
+
 int
 xmppd_reload(struct xmppd *x, char **cause)
 {
@@ -150,8 +181,16 @@ xmppd_reload(struct xmppd *x, char **cause)
 		log_warnx("control_socket changed: takes effect on restart");
 	warn_config(conf);
 	reconnect = conf_needs_reconnect(x->conf, conf);
+	if (!same_str(conf->state_dir, x->conf->state_dir))
+		log_warnx("state_dir changed: the outbox moves on restart");
 	config_free(x->conf);
 	x->conf = conf;
+	{
+		struct outbox_conf	oc;
+
+		outbox_conf_from(conf, &oc);
+		outbox_set_conf(x->outbox, &oc);
+	}
 	log_setverbose(opt_debug || conf->log_verbose);
 	conn_config_changed(x->conn, reconnect);
 	notify_ready();
@@ -312,6 +351,10 @@ main(int argc, char *argv[])
 		goto fail;
 	}
 	x.conn = conn_new(&x);
+	if ((x.outbox = outbox_open(&x, &cause)) == NULL) {
+		startup_failed("outbox: %s", cause);
+		goto fail;
+	}
 	if ((x.ctl = control_new(&x, &cause)) == NULL) {
 		startup_failed("control socket: %s", cause);
 		goto fail;
@@ -343,6 +386,7 @@ fail:
 	netwatch_free(nw);
 	control_free(x.ctl);
 	conn_free(x.conn);
+	outbox_free(x.outbox);
 	if (stop_timer != NULL)
 		event_free(stop_timer);
 	if (ev_term != NULL)

@@ -10,6 +10,7 @@ struct event_base;
 struct config;
 struct conn;
 struct control;
+struct outbox;
 
 struct xmppd {
 	struct event_base	*base;
@@ -18,6 +19,7 @@ struct xmppd {
 	SSL_CTX			*tls_ctx;
 	struct conn		*conn;
 	struct control		*ctl;
+	struct outbox		*outbox;
 	int			 stopping;
 };
 

@@ -135,7 +135,7 @@ static struct outbox *
 open_outbox(unsigned int lifetime, uint64_t rate_milli, size_t max_msgs)
 {
 	struct outbox_conf	 conf = { max_msgs, 0, lifetime, rate_milli, 1 };
-	struct outbox_hooks	 hooks = { on_state, NULL, NULL };
+	struct outbox_hooks	 hooks = { on_state, NULL };
 	struct outbox_link	 link = { fake_send, NULL };
 	struct outbox		*ob;
 	char			*cause = NULL;
