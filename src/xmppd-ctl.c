@@ -89,6 +89,7 @@ static __dead void	 timed_out(struct ctl *);
 static int		 remaining_ms(struct ctl *);
 static void		 wait_io(struct ctl *, short);
 static void		 send_line(struct ctl *, const char *);
+static int		 send_raw(struct ctl *, const char *, size_t);
 static char		*read_line(struct ctl *);
 static int		 fill_buffer(struct ctl *);
 static void		 read_greeting(struct ctl *);
@@ -108,6 +109,7 @@ static void		 json_status(struct ctl *);
 static void		 json_pair(const char *, const char *, int);
 static int		 json_number(const char *, const char *);
 static void		 queue_render(struct ctl *, int);
+static void		 sanitize_inplace(char *);
 static int		 send_main(struct ctl *, int, char **);
 
 static const struct output	human_output = { human_ok, human_err };
@@ -479,20 +481,10 @@ static void
 send_line(struct ctl *c, const char *line)
 {
 	char	*buf;
-	size_t	 len, off = 0;
-	ssize_t	 n;
+	size_t	 len;
 
 	len = xasprintf(&buf, "%s\n", line);
-	while (off < len) {
-		wait_io(c, POLLOUT);
-		if ((n = write(c->fd, buf + off, len - off)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			die(XC_UNREACHABLE, "write to %s: %s", c->path,
-			    strerror(errno));
-		}
-		off += n;
-	}
+	send_raw(c, buf, len);
 	freezero_str(buf);
 }
 
@@ -856,7 +848,7 @@ main(int argc, char *argv[])
 {
 	struct ctl	 c;
 	const char	*sflag = NULL, *iflag = NULL, *errstr;
-	char		*line;
+	static char	*line;	/* reachable for LeakSanitizer when we die */
 	int		 ch, status, tflag = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -897,7 +889,6 @@ main(int argc, char *argv[])
 	c.ci = lookup_command(argv[0]);
 	if (c.ci->cmd == CTL_HELP)
 		help();
-	line = NULL;
 	if (c.ci->cmd != CTL_SEND) {
 		line = build_request(c.ci, argc - 1, argv + 1);
 		check_request(line);
@@ -934,58 +925,53 @@ queue_render(struct ctl *c, int json)
 	char		*f[6], *p, *q;
 	size_t		 i;
 	int		 k;
-	long long	 created, age;
+	long long	 age;
 
 	if (json)
 		putchar('[');
 	else
 		printf("%-24s %-8s %6s %5s  %s\n", "ID", "STATE", "AGE",
-		    "TRIES", "RECIPIENTS / LAST ERROR");
+		    "TRIES", "RECIPIENTS (LAST ERROR)");
 	for (i = 0; i < c->ndata; i++) {
-		p = c->data[i];
-		for (k = 0; k < 6; k++) {
-			f[k] = p != NULL ? strsep(&p, "\t") : (char *)"";
-			if (f[k] == NULL)
+		for (k = 0, p = c->data[i]; k < 6; k++)
+			if ((f[k] = strsep(&p, "\t")) == NULL)
 				f[k] = (char *)"";
-		}
-		created = xstrtonum(f[2], 0, LLONG_MAX, &errstr);
-		age = errstr == NULL ? (long long)time(NULL) - created : 0;
-		if (age < 0)
-			age = 0;
-		if (json) {
-			printf("%s{", i > 0 ? "," : "");
-			json_pair("id", f[0], 0);
-			json_pair("state", f[1], 1);
-			printf(",\"created\":%lld,\"age\":%lld,\"tries\":%lld",
-			    errstr == NULL ? created : 0, age,
-			    xstrtonum(f[3], 0, INT_MAX, &errstr));
-			printf(",\"recipients\":[");
-			for (k = 0, p = f[4]; (q = strsep(&p, ",")) != NULL;
-			    k++) {
-				char *qq = ctl_json_quote(q);
-
-				printf("%s%s", k ? "," : "", qq);
-				free(qq);
-			}
-			putchar(']');
-			json_pair("error", strcmp(f[5], "-") == 0 ? "" : f[5],
-			    1);
-			putchar('}');
+		age = (long long)time(NULL) - xstrtonum(f[2], 0, LLONG_MAX,
+		    &errstr);
+		age = errstr != NULL || age < 0 ? 0 : age;
+		if (!json) {
+			for (k = 0; k < 6; k++)
+				sanitize_inplace(f[k]);
+			printf("%-24s %-8s %5llds %5s  %s%s%s%s\n", f[0], f[1],
+			    age, f[3], f[4], *f[5] == '-' ? "" : " (",
+			    *f[5] == '-' ? "" : f[5], *f[5] == '-' ? "" : ")");
 			continue;
 		}
-		put_safe(stdout, f[0]);
-		printf("%*s %-8s %5llds %5s  ", (int)(24 - strlen(f[0]) > 24 ?
-		    0 : 24 - strlen(f[0])), "", f[1], age, f[3]);
-		put_safe(stdout, f[4]);
-		if (strcmp(f[5], "-") != 0) {
-			fputs(" (", stdout);
-			put_safe(stdout, f[5]);
-			putchar(')');
+		printf("%s{", i > 0 ? "," : "");
+		json_pair("id", f[0], 0);
+		json_pair("state", f[1], 1);
+		printf(",\"age\":%lld,\"tries\":%lld,\"recipients\":[", age,
+		    xstrtonum(f[3], 0, INT_MAX, &errstr));
+		for (k = 0, p = f[4]; (q = strsep(&p, ",")) != NULL; k++) {
+			q = ctl_json_quote(q);
+			printf("%s%s", k ? "," : "", q);
+			free(q);
 		}
-		putchar('\n');
+		putchar(']');
+		json_pair("error", *f[5] == '-' ? "" : f[5], 1);
+		putchar('}');
 	}
 	if (json)
 		printf("]\n");
+}
+
+/* The daemon relays server text: no terminal controls in the table. */
+static void
+sanitize_inplace(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1003,7 +989,7 @@ send_is_jid(const char *s, int first)
 {
 	const unsigned char	*p;
 
-	if (*s == '\0' || strncmp(s, "--", 2) == 0)
+	if (*s == '\0' || *s == '-')
 		return 0;
 	for (p = (const unsigned char *)s; *p != '\0'; p++)
 		if (*p <= 0x20 || *p == 0x7f)
@@ -1035,19 +1021,28 @@ send_read_stdin(size_t *lenp)
 
 /* Options and recipients into o->head; the TEXT words, or NULL. */
 static char *
-send_parse(int argc, char **argv, struct send_opts *o)
+send_parse(struct ctl *c, int argc, char **argv, struct send_opts *o)
 {
 	const char	*usage = "usage: xmppd-ctl send [--type chat|normal|"
 	    "headline] [--receipt] [--wait acked|received] [--lines] "
 	    "JID... [TEXT]";
+	const char	*e;
 	char		*h, *t;
 	int		 i, nto = 0, val;
 
 	memset(o, 0, sizeof(*o));
 	o->head = xstrdup("send");
-	for (i = 0; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+	for (i = 0; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
 		if (strcmp(argv[i], "--") == 0 && ++i)
 			break;
+		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+			c->timeout = (int)xstrtonum(argv[++i], 0, INT_MAX, &e);
+			if (e != NULL)
+				die(XC_USAGE, "timeout is %s: %s", e, argv[i]);
+			c->deadline = c->timeout == 0 ? 0 : monotime_ms() +
+			    (uint64_t)c->timeout * 1000;
+			continue;
+		}
 		if (strcmp(argv[i], "--lines") == 0) {
 			o->lines = 1;
 			continue;
@@ -1084,7 +1079,7 @@ send_parse(int argc, char **argv, struct send_opts *o)
 	return t;
 }
 
-static void
+static int
 send_raw(struct ctl *c, const char *buf, size_t len)
 {
 	size_t	off = 0;
@@ -1095,11 +1090,15 @@ send_raw(struct ctl *c, const char *buf, size_t len)
 		if ((n = write(c->fd, buf + off, len - off)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
+			/* A refused payload: the reason is ours to read. */
+			if (c->ci->cmd == CTL_SEND && errno == EPIPE)
+				return -1;
 			die(XC_UNREACHABLE, "write to %s: %s", c->path,
 			    strerror(errno));
 		}
 		off += (size_t)n;
 	}
+	return 0;
 }
 
 static void
@@ -1130,9 +1129,8 @@ send_one(struct ctl *c, const struct send_opts *o, const char *body,
 		die(XC_USAGE, "the message is not UTF-8 text that XML can "
 		    "carry (NUL, control characters, U+FFFE or U+FFFF)");
 	n = (size_t)xasprintf(&req, "%s {%zu}\n", o->head, len);
-	send_raw(c, req, n);
-	send_raw(c, body, len);
-	send_raw(c, "\n", 1);
+	if (send_raw(c, req, n) == 0 && send_raw(c, body, len) == 0)
+		send_raw(c, "\n", 1);
 	free(req);
 	for (;;) {
 		if ((line = read_line(c)) == NULL)
@@ -1168,7 +1166,7 @@ send_main(struct ctl *c, int argc, char **argv)
 	size_t			 len;
 	int			 status = XC_OK, r;
 
-	body = send_parse(argc, argv, &o);
+	body = send_parse(c, argc, argv, &o);
 	if (o.lines) {
 		ctl_connect(c);
 		read_greeting(c);

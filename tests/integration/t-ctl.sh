@@ -90,9 +90,10 @@ is "$(prosody_session_count bot)" 1 "... with one session"
 check "disconnect" xmppd_ctl -t 10 disconnect
 check_fail "offline on the server" wait_for 3 prosody_has_session "$BOT_JID"
 ok "$(state_is offline && echo 0 || echo 1)" "state offline, daemon running"
-out=$(xmppd_ctl send "$BOT_JID" "into the void" 2>&1) && r=0 || r=$?
-is "$r" 1 "send while offline: exit 1, not silently dropped"
-like "$out" 'not online; the message was not sent' "... with the reason"
+out=$(xmppd_ctl send "$BOT_JID" "into the outbox" 2>&1) && r=0 || r=$?
+is "$r" 0 "send while offline: accepted into the outbox (exit 0)"
+like "$out" '^[0-9a-f]{24}$' "... and its id printed"
+like "$(xmppd_ctl queue)" "^$out +queued " "... and listed by queue, queued"
 check "presence while offline: kept for the next connect" \
     xmppd_ctl presence dnd "back soon"
 check "reconnect from offline" xmppd_ctl -t 20 reconnect
