@@ -36,6 +36,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "conn.h"
+#include "iq.h"
 #include "jid.h"
 #include "log.h"
 #include "net.h"
@@ -130,6 +131,9 @@ TAILQ_HEAD(conn_ops, conn_op);
 struct sm_item {
 	TAILQ_ENTRY(sm_item)	 entry;
 	int			 is_message;
+	uint64_t		 tag;		/* a service's, 0: none */
+	int			 void_tag;	/* a service's, from a saved
+						   session: not resent */
 	size_t			 len;
 	char			 data[];
 };
@@ -203,7 +207,6 @@ struct conn {
 	int			 sasl_cb_list;
 	int			 sasl_final_seen;
 	char			 sasl_used[32];
-	unsigned int		 idseq;
 	int			 want_register;
 	enum after_close	 after_close;
 
@@ -217,15 +220,26 @@ struct conn {
 	const char		*deadline_what;
 	int			 ping_outstanding;
 	unsigned int		 ping_wait;	/* seconds, for the log */
-	char			 ping_id[32];
 	uint32_t		 retry_ms;
 	struct backoff		 backoff;
 
-	/* requests in flight while online */
-	char			 passwd_id[32];
+	/* requests in flight: the iq table and its timer */
+	struct iq_table		*iqs;
+	struct event		*ev_iq;
+	/* callback args of our own requests, one per kind (to cancel) */
+	struct conn_iqarg {
+		struct conn	*c;
+	}			 arg_neg, arg_ping, arg_op;
 	char			*passwd_new;
-	char			 unreg_id[32];
-	char			 iq_id[32];	/* negotiation request */
+
+	/* services (rooms, outbox) and their tags */
+	struct conn_service	 services[CONN_MAX_SERVICES];
+	size_t			 nservices;
+	uint64_t		 tagseq;
+	uint64_t		*ack_tags;	/* sent without XEP-0198, */
+	size_t			 ack_ntags;	/* awaiting the next ping */
+	size_t			 ack_cap;
+	struct event		*ev_ackping;
 
 	struct conn_ops		 ops;
 	struct conn_waiters	 online_waiters;
@@ -255,13 +269,20 @@ static void	conn_open_stream(struct conn *);
 static void	conn_start_tls(struct conn *);
 static void	conn_features(struct conn *, struct stanza *);
 static int	conn_sasl_input(struct conn *, struct stanza *);
-static int	conn_negotiation_iq(struct conn *, struct stanza *);
+static void	conn_negotiation_iq(void *, enum iq_outcome,
+		    const struct stanza *);
+static int	conn_sm_can_resume(const struct conn *);
+static void	conn_iq_track(struct conn *, struct stanza *, unsigned int,
+		    iq_cb, void *);
 static void	conn_wait(struct conn *, uint32_t, const char *);
 static void	conn_auth_failed(struct conn *, const char *);
 static void	conn_reg_outcome(struct conn *, const char *, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 static void	conn_sm_track(struct conn *, const struct stanza *,
-		    const char *, size_t);
+		    const char *, size_t, uint64_t);
+static void	conn_send_tagged(struct conn *, struct stanza *, uint64_t);
+static void	conn_ack_later(struct conn *, uint64_t);
+static void	conn_services_acked(struct conn *, uint64_t);
 static int	conn_sm_input(struct conn *, struct stanza *);
 static void	conn_sm_forget(struct conn *, int);
 static int	conn_sm_can_resume(const struct conn *);
@@ -284,22 +305,60 @@ static void	conn_op_done(struct conn *, int, const char *, const char *,
 /* ---------------------------------------------------------------------- */
 /* small helpers */
 
-static void
-conn_new_id(struct conn *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "xd%u", ++c->idseq);
-}
-
-/* A new <iq type=TYPE/> with a fresh id, also written to idbuf. */
+/* A new <iq type=TYPE/>; its id comes from the iq table when sent. */
 static struct stanza *
-conn_iq_new(struct conn *c, const char *type, char *idbuf, size_t idlen)
+conn_iq_new(const char *type)
 {
 	struct stanza	*iq = stanza_new("iq", NULL);
 
 	stanza_set_attr(iq, "type", type);
-	conn_new_id(c, idbuf, idlen);
-	stanza_set_attr(iq, "id", idbuf);
 	return iq;
+}
+
+/* Re-arm the iq table's timer for its earliest deadline. */
+static void
+conn_iq_arm(struct conn *c)
+{
+	uint64_t	next = iq_table_next_deadline(c->iqs), now;
+	struct timeval	tv;
+
+	if (next == 0) {
+		evtimer_del(c->ev_iq);
+		return;
+	}
+	now = monotime_ms();
+	next = next > now ? next - now : 0;
+	tv.tv_sec = next / 1000;
+	tv.tv_usec = (next % 1000) * 1000;
+	evtimer_add(c->ev_iq, &tv);
+}
+
+static void
+conn_iq_timer_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)ev;
+	iq_table_expire(c->iqs, monotime_ms());
+	conn_iq_arm(c);
+}
+
+/* Track and send an iq (taken over), online or during negotiation. */
+static void
+conn_iq_track(struct conn *c, struct stanza *iq, unsigned int timeout_s,
+    iq_cb cb, void *arg)
+{
+	iq_table_add(c->iqs, iq, timeout_s ? monotime_ms() +
+	    (uint64_t)timeout_s * 1000 : 0, cb, arg);
+	conn_send_free(c, iq);
+	conn_iq_arm(c);
+}
+
+static void
+conn_send(struct conn *c, struct stanza *s)
+{
+	conn_send_tagged(c, s, 0);
 }
 
 /* Send and free. */
@@ -311,14 +370,16 @@ conn_send_free(struct conn *c, struct stanza *s)
 }
 
 static void
-conn_send(struct conn *c, struct stanza *s)
+conn_send_tagged(struct conn *c, struct stanza *s, uint64_t tag)
 {
 	size_t	len;
 
 	len = stanza_serialize(s, NS_CLIENT, &c->out, &c->out_cap);
 	conn_send_raw(c, c->out, len);
 	if (c->sm.enabled)
-		conn_sm_track(c, s, c->out, len);
+		conn_sm_track(c, s, c->out, len, tag);
+	else if (tag != 0)
+		conn_ack_later(c, tag);
 	/* A big stanza's buffer is not kept for the small ones after it. */
 	if (c->out_cap > OUT_KEEP) {
 		free(c->out);
@@ -378,6 +439,211 @@ conn_jid(const struct conn *c)
 /* ---------------------------------------------------------------------- */
 /* state changes, failures, teardown */
 
+/* ---------------------------------------------------------------------- */
+/* services */
+
+static void
+conn_services_online(struct conn *c)
+{
+	size_t	i;
+	int	resumed = c->sm.resumed;
+
+	for (i = 0; i < c->nservices && c->state == CONN_ONLINE; i++)
+		if (c->services[i].online != NULL)
+			c->services[i].online(c->services[i].arg, resumed);
+}
+
+static void
+conn_services_offline(struct conn *c)
+{
+	size_t	i;
+	int	resumable = c->sm.resumable && c->sm.id != NULL;
+
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].offline != NULL)
+			c->services[i].offline(c->services[i].arg, resumable);
+}
+
+/* Incoming message or presence: 1 when a service consumed it. */
+static int
+conn_services_stanza(struct conn *c, const struct stanza *s)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].stanza != NULL &&
+		    c->services[i].stanza(c->services[i].arg, s))
+			return 1;
+	return 0;
+}
+
+static void
+conn_services_acked(struct conn *c, uint64_t tag)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].acked != NULL)
+			c->services[i].acked(c->services[i].arg, tag);
+}
+
+static void
+conn_services_presence(struct conn *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nservices; i++)
+		if (c->services[i].presence != NULL)
+			c->services[i].presence(c->services[i].arg, c->show,
+			    c->status);
+}
+
+void
+conn_add_service(struct conn *c, const struct conn_service *svc)
+{
+	if (c->nservices == CONN_MAX_SERVICES)
+		fatalx("conn_add_service: more than %d services",
+		    CONN_MAX_SERVICES);
+	c->services[c->nservices++] = *svc;
+}
+
+uint64_t
+conn_tag_new(struct conn *c)
+{
+	return ++c->tagseq;
+}
+
+static int
+conn_is_online(const struct conn *c)
+{
+	return c->state == CONN_ONLINE && c->step == STEP_ONLINE &&
+	    c->bev != NULL;
+}
+
+int
+conn_iq_send(struct conn *c, struct stanza *iq, unsigned int timeout_s,
+    iq_cb cb, void *arg)
+{
+	if (!conn_is_online(c)) {
+		stanza_free(iq);
+		return -1;
+	}
+	conn_iq_track(c, iq, timeout_s, cb, arg);
+	return 0;
+}
+
+void
+conn_iq_cancel(struct conn *c, void *arg)
+{
+	iq_table_cancel(c->iqs, arg);
+	conn_iq_arm(c);
+}
+
+int
+conn_send_stanza(struct conn *c, struct stanza *s, uint64_t tag)
+{
+	if (!conn_is_online(c) || (c->sm.enabled &&
+	    c->sm.n >= SM_MAX_UNACKED)) {
+		stanza_free(s);
+		return -1;
+	}
+	conn_send_tagged(c, s, tag);
+	stanza_free(s);
+	return 0;
+}
+
+const char *
+conn_bound_jid(const struct conn *c)
+{
+	return conn_is_online(c) ? c->bound : NULL;
+}
+
+const char *
+conn_presence_show(const struct conn *c)
+{
+	return c->show;
+}
+
+const char *
+conn_presence_status(const struct conn *c)
+{
+	return c->status;
+}
+
+int
+conn_sm_enabled(const struct conn *c)
+{
+	return c->sm.enabled;
+}
+
+/*
+ * Without XEP-0198, the answer to a ping proves the server has read what
+ * was sent before it: one ping per burst of tagged stanzas.
+ */
+struct conn_ackping {
+	struct conn	*c;
+	uint64_t	*tags;
+	size_t		 n;
+};
+
+static void
+conn_ackping_cb(void *arg, enum iq_outcome how, const struct stanza *reply)
+{
+	struct conn_ackping	*a = arg;
+	struct conn		*c = a->c;
+	size_t			 i;
+
+	(void)reply;
+	if (how == IQ_RESULT || how == IQ_ERROR)
+		for (i = 0; i < a->n; i++)
+			conn_services_acked(c, a->tags[i]);
+	free(a->tags);
+	free(a);
+	if (how == IQ_TIMEOUT)
+		conn_fail(c, "no answer to a ping within %us; the link is "
+		    "presumed dead", c->x->conf->ping_timeout);
+}
+
+static void
+conn_ackping_event_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn		*c = arg;
+	struct conn_ackping	*a;
+	struct stanza		*iq;
+
+	(void)fd;
+	(void)ev;
+	if (c->ack_ntags == 0)
+		return;
+	a = xcalloc(1, sizeof(*a));
+	a->c = c;
+	a->tags = c->ack_tags;
+	a->n = c->ack_ntags;
+	c->ack_tags = NULL;
+	c->ack_ntags = c->ack_cap = 0;
+	iq = conn_iq_new("get");
+	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
+	stanza_add_child(iq, "ping", NS_PING);
+	if (conn_iq_send(c, iq, c->x->conf->ping_timeout, conn_ackping_cb,
+	    a) == -1) {
+		/* The stream ended meanwhile: these tags are void. */
+		free(a->tags);
+		free(a);
+	}
+}
+
+static void
+conn_ack_later(struct conn *c, uint64_t tag)
+{
+	if (c->ack_ntags == c->ack_cap) {
+		c->ack_cap = c->ack_cap ? c->ack_cap * 2 : 8;
+		c->ack_tags = xreallocarray(c->ack_tags, c->ack_cap,
+		    sizeof(*c->ack_tags));
+	}
+	c->ack_tags[c->ack_ntags++] = tag;
+	event_active(c->ev_ackping, EV_TIMEOUT, 0);
+}
+
 static void
 conn_set_state(struct conn *c, enum conn_state st, const char *reason)
 {
@@ -395,6 +661,10 @@ conn_set_state(struct conn *c, enum conn_state st, const char *reason)
 	    c->state == CONN_ONLINE ? c->peer : NULL);
 	if (c->hooks.state != NULL)
 		c->hooks.state(c->hooks.arg, prev, st, reason);
+	if (st == CONN_ONLINE)
+		conn_services_online(c);
+	else if (prev == CONN_ONLINE)
+		conn_services_offline(c);
 	conn_ops_check(c);
 }
 
@@ -450,7 +720,18 @@ conn_teardown(struct conn *c)
 	c->sasl_used[0] = '\0';
 	free(c->bound);
 	c->bound = NULL;
-	c->passwd_id[0] = c->unreg_id[0] = c->iq_id[0] = '\0';
+	/* Our own requests belong to this stream. */
+	iq_table_cancel(c->iqs, &c->arg_neg);
+	iq_table_cancel(c->iqs, &c->arg_ping);
+	iq_table_cancel(c->iqs, &c->arg_op);
+	/* Tags not yet pinged for are void: no resumption without XEP-0198. */
+	free(c->ack_tags);
+	c->ack_tags = NULL;
+	c->ack_ntags = c->ack_cap = 0;
+	/* The services' requests wait for a resumption, if one may come. */
+	if (!conn_sm_can_resume(c))
+		iq_table_gone(c->iqs);
+	conn_iq_arm(c);
 }
 
 static void
@@ -1159,7 +1440,9 @@ conn_xml_stanza(void *arg, struct stanza *s)
 	case STEP_REG_SUBMIT:
 	case STEP_BIND:
 	case STEP_SESSION:
-		r = conn_negotiation_iq(c, s);
+		if (strcmp(name, "iq") != 0 || !iq_table_input(c->iqs, s))
+			log_debug("ignoring <%s/> during negotiation", name);
+		conn_iq_arm(c);
 		break;
 	case STEP_ONLINE:
 		conn_stanza_online(c, s);
@@ -1243,12 +1526,12 @@ conn_features(struct conn *c, struct stanza *f)
 	{
 		struct stanza	*iq, *b;
 
-		iq = conn_iq_new(c, "set", c->iq_id, sizeof(c->iq_id));
+		iq = conn_iq_new("set");
 		b = stanza_add_child(iq, "bind", NS_BIND);
 		if (c->x->conf->jid.resource != NULL)
 			stanza_add_text_child(b, "resource", NULL,
 			    c->x->conf->jid.resource);
-		conn_send_free(c, iq);
+		conn_iq_track(c, iq, 0, conn_negotiation_iq, &c->arg_neg);
 	}
 	c->step = STEP_BIND;
 	conn_set_state(c, CONN_BINDING, "authenticated");
@@ -1556,11 +1839,9 @@ conn_reg_outcome(struct conn *c, const char *code, const char *fmt, ...)
 
 /* A new <iq><query xmlns=NS/></iq>; returns the query (iq is its parent). */
 static struct stanza *
-conn_iq_query(struct conn *c, const char *type, const char *ns, char *idbuf,
-    size_t idlen)
+conn_iq_query(const char *type, const char *ns)
 {
-	return stanza_add_child(conn_iq_new(c, type, idbuf, idlen), "query",
-	    ns);
+	return stanza_add_child(conn_iq_new(type), "query", ns);
 }
 
 static void
@@ -1574,10 +1855,10 @@ conn_register_start(struct conn *c)
 		conn_auth_start(c);
 		return;
 	}
-	q = conn_iq_query(c, "get", NS_REGISTER, c->iq_id, sizeof(c->iq_id));
+	q = conn_iq_query("get", NS_REGISTER);
 	iq = stanza_parent(q);
 	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
-	conn_send_free(c, iq);
+	conn_iq_track(c, iq, 0, conn_negotiation_iq, &c->arg_neg);
 	c->step = STEP_REG_FORM;
 	conn_set_state(c, CONN_REGISTERING, "registering the account");
 	conn_arm_deadline(c, NEGOTIATION_TIMEOUT, "registering");
@@ -1624,7 +1905,7 @@ conn_register_submit(struct conn *c, struct stanza *form)
 	struct stanza	*q, *iq, *x, *f, *ch;
 	const char	*var, *user = c->x->conf->jid.local;
 
-	q = conn_iq_query(c, "set", NS_REGISTER, c->iq_id, sizeof(c->iq_id));
+	q = conn_iq_query("set", NS_REGISTER);
 	iq = stanza_parent(q);
 	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
 	if ((x = stanza_child(form, "x", NS_XDATA)) != NULL) {
@@ -1651,13 +1932,12 @@ conn_register_submit(struct conn *c, struct stanza *form)
 		stanza_add_text_child(q, "username", NULL, user);
 		stanza_add_text_child(q, "password", NULL, c->password);
 	}
-	conn_send(c, iq);
-	stanza_free(iq);
 	c->step = STEP_REG_SUBMIT;
+	conn_iq_track(c, iq, 0, conn_negotiation_iq, &c->arg_neg);
 }
 
 static void
-conn_register_form(struct conn *c, struct stanza *iq)
+conn_register_form(struct conn *c, const struct stanza *iq)
 {
 	struct stanza	*q = stanza_child(iq, "query", NS_REGISTER), *x;
 	const char	*url;
@@ -1692,7 +1972,7 @@ conn_register_form(struct conn *c, struct stanza *iq)
 }
 
 static void
-conn_register_error(struct conn *c, struct stanza *iq)
+conn_register_error(struct conn *c, const struct stanza *iq)
 {
 	struct stanza	*err = stanza_child(iq, "error", NULL), *q;
 	const char	*cond = "undefined-condition", *text, *url;
@@ -1763,15 +2043,19 @@ conn_online(struct conn *c)
 			c->sm.enabled = 1;	/* counting starts now */
 		}
 		conn_send_presence(c);
+		/* The old session's requests will not be answered. */
+		iq_table_gone(c->iqs);
+		conn_iq_arm(c);
 		while ((it = TAILQ_FIRST(&old)) != NULL) {
 			TAILQ_REMOVE(&old, it, entry);
-			if (it->is_message) {
+			/* A service's stanza is void now: it resends. */
+			if (it->is_message && it->tag == 0 && !it->void_tag) {
 				log_info("resending a message the old session "
 				    "did not deliver");
 				conn_send_raw(c, it->data, it->len);
 				if (c->sm.enabled)
 					conn_sm_track(c, NULL, it->data,
-					    it->len);
+					    it->len, 0);
 			}
 			free(it);
 		}
@@ -1792,13 +2076,15 @@ conn_online(struct conn *c)
 /* Keep a copy of a sent stanza until the server acknowledges it. */
 static void
 conn_sm_track(struct conn *c, const struct stanza *s, const char *data,
-    size_t len)
+    size_t len, uint64_t tag)
 {
 	struct sm_item	*it;
 
 	it = xmalloc(sizeof(*it) + len + 1);
 	it->len = len;
 	it->is_message = s == NULL || strcmp(stanza_name(s), "message") == 0;
+	it->tag = tag;
+	it->void_tag = 0;
 	memcpy(it->data, data, len);
 	it->data[len] = '\0';
 	TAILQ_INSERT_TAIL(&c->sm.unacked, it, entry);
@@ -1812,8 +2098,8 @@ conn_sm_track(struct conn *c, const struct stanza *s, const char *data,
 		c->sm.bytes -= it->len;
 		/* Bounded memory; say so instead of dropping silently. */
 		log_warnx("stream management: the server has not acknowledged "
-		    "%u stanzas; no longer keeping the oldest for resending",
-		    SM_MAX_UNACKED);
+		    "%u stanzas; no longer keeping the oldest for resending%s",
+		    SM_MAX_UNACKED, it->tag ? " (a service's: void)" : "");
 		c->sm.h_acked++;
 		free(it);
 	}
@@ -1836,14 +2122,21 @@ conn_sm_ack(struct conn *c, const char *hs)
 	n = h - c->sm.h_acked;		/* wraps as the XEP says */
 	if (n > c->sm.n)
 		return -1;
+	c->sm.h_acked = h;
 	while (n-- > 0) {
+		uint64_t	tag;
+		int		tell;
+
 		it = TAILQ_FIRST(&c->sm.unacked);
 		TAILQ_REMOVE(&c->sm.unacked, it, entry);
 		c->sm.n--;
 		c->sm.bytes -= it->len;
+		tag = it->tag;
+		tell = tag != 0 && !it->void_tag;
 		free(it);
+		if (tell)
+			conn_services_acked(c, tag);
 	}
-	c->sm.h_acked = h;
 	return 0;
 }
 
@@ -1879,7 +2172,8 @@ conn_sm_can_resume(const struct conn *c)
 static int
 conn_sm_resumed(struct conn *c, struct stanza *s)
 {
-	struct sm_item	*it;
+	struct sm_item	*it, *next;
+	size_t		 dropped = 0;
 
 	if (conn_sm_ack(c, stanza_attr(s, "h")) == -1)
 		return conn_defer(c, ACT_FAIL, 0, "stream management: the "
@@ -1889,6 +2183,21 @@ conn_sm_resumed(struct conn *c, struct stanza *s)
 	c->sm.lost_at = 0;
 	c->sm.resumptions++;
 	c->bound = xstrdup(c->sm.jid);
+	/*
+	 * A service's stanzas from before a restart are not resent: the
+	 * server counts only what it gets, and the service resends them.
+	 */
+	TAILQ_FOREACH_SAFE(it, &c->sm.unacked, entry, next)
+		if (it->void_tag) {
+			TAILQ_REMOVE(&c->sm.unacked, it, entry);
+			c->sm.n--;
+			c->sm.bytes -= it->len;
+			free(it);
+			dropped++;
+		}
+	if (dropped > 0)
+		log_info("left %zu stanzas from before the restart to the "
+		    "services that sent them", dropped);
 	/* Resend what the old stream lost, in order, same counters. */
 	TAILQ_FOREACH(it, &c->sm.unacked, entry)
 		conn_send_raw(c, it->data, it->len);
@@ -1945,65 +2254,74 @@ conn_sm_input(struct conn *c, struct stanza *s)
 		c->sm.resumable = 0;
 		conn_features(c, c->features);
 	} else if (strcmp(name, "failed") == 0) {
+		struct sm_item	*it;
+
 		log_info("the server refused stream management");
+		/* What services sent meanwhile is acked by a ping instead. */
+		TAILQ_FOREACH(it, &c->sm.unacked, entry)
+			if (it->tag != 0 && !it->void_tag)
+				conn_ack_later(c, it->tag);
 		conn_sm_forget(c, 0);
 	}
 	return XML_CONTINUE;
 }
 
-static int
-conn_negotiation_iq(struct conn *c, struct stanza *s)
+/* The answer to a request of the negotiation (register, bind, session). */
+static void
+conn_negotiation_iq(void *arg, enum iq_outcome how, const struct stanza *s)
 {
-	const char	*type = stanza_attr(s, "type"), *id = stanza_attr(s, "id");
+	struct conn	*c = ((struct conn_iqarg *)arg)->c;
 	struct stanza	*b, *j;
+	int		 ok = how == IQ_RESULT;
 
-	if (strcmp(stanza_name(s), "iq") != 0 || id == NULL ||
-	    strcmp(id, c->iq_id) != 0 || type == NULL) {
-		log_debug("ignoring <%s/> during negotiation", stanza_name(s));
-		return XML_CONTINUE;
-	}
+	/* The phase deadline guards these; the stream's end cancels them. */
+	if (how != IQ_RESULT && how != IQ_ERROR)
+		return;
 	switch (c->step) {
 	case STEP_REG_FORM:
-		if (strcmp(type, "result") == 0)
+		if (ok)
 			conn_register_form(c, s);
 		else
 			conn_register_error(c, s);
 		break;
 	case STEP_REG_SUBMIT:
-		if (strcmp(type, "result") == 0) {
+		if (ok) {
 			conn_reg_outcome(c, NULL, "registered %s", c->bare);
 			conn_auth_start(c);
 		} else
 			conn_register_error(c, s);
 		break;
 	case STEP_BIND:
-		if (strcmp(type, "result") != 0 ||
-		    (b = stanza_child(s, "bind", NS_BIND)) == NULL ||
-		    (j = stanza_child(b, "jid", NULL)) == NULL)
-			return conn_defer(c, ACT_FAIL, 0, "the server refused "
+		if (!ok || (b = stanza_child(s, "bind", NS_BIND)) == NULL ||
+		    (j = stanza_child(b, "jid", NULL)) == NULL) {
+			conn_defer(c, ACT_FAIL, 0, "the server refused "
 			    "to bind the resource");
+			return;
+		}
 		free(c->bound);
 		c->bound = xstrndup(stanza_text(j), 3071);
 		if (c->session_required) {
 			struct stanza *iq;
 
-			iq = conn_iq_new(c, "set", c->iq_id, sizeof(c->iq_id));
+			iq = conn_iq_new("set");
 			stanza_add_child(iq, "session", NS_SESSION);
-			conn_send_free(c, iq);
 			c->step = STEP_SESSION;
+			conn_iq_track(c, iq, 0, conn_negotiation_iq,
+			    &c->arg_neg);
 		} else
 			conn_online(c);
 		break;
 	case STEP_SESSION:
-		if (strcmp(type, "result") != 0)
-			return conn_defer(c, ACT_FAIL, 0, "the server refused "
+		if (!ok) {
+			conn_defer(c, ACT_FAIL, 0, "the server refused "
 			    "the session");
+			return;
+		}
 		conn_online(c);
 		break;
 	default:
 		break;
 	}
-	return XML_CONTINUE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2028,25 +2346,55 @@ conn_send_presence(struct conn *c)
 	stanza_free(p);
 }
 
+static void	conn_pong(struct conn *);
+
+/* The answer to our ping, or its absence. */
+static void
+conn_ping_answer(void *arg, enum iq_outcome how, const struct stanza *reply)
+{
+	struct conn	*c = ((struct conn_iqarg *)arg)->c;
+
+	(void)reply;
+	switch (how) {
+	case IQ_RESULT:
+	case IQ_ERROR:
+		/* An error reply still proves the link is alive. */
+		conn_pong(c);
+		break;
+	case IQ_TIMEOUT:
+		notify_watchdog_kick();
+		c->ping_outstanding = 0;
+		conn_fail(c, "no answer to a ping within %us; the link is "
+		    "presumed dead", c->ping_wait);
+		break;
+	case IQ_GONE:
+		c->ping_outstanding = 0;
+		break;
+	}
+}
+
 /* Ping the server; no answer within secs means the link is dead. */
 static void
 conn_ping(struct conn *c, unsigned int secs)
 {
 	struct stanza	*iq;
-	struct timeval	 tv = { secs, 0 };
 
-	iq = conn_iq_new(c, "get", c->ping_id, sizeof(c->ping_id));
+	iq = conn_iq_new("get");
 	stanza_set_attr(iq, "to", c->x->conf->jid.domain);
 	stanza_add_child(iq, "ping", NS_PING);
-	conn_send_free(c, iq);
+	evtimer_del(c->ev_ping);
+	c->ping_outstanding = 1;
+	c->ping_wait = secs;
+	if (conn_iq_send(c, iq, secs, conn_ping_answer, &c->arg_ping) == -1) {
+		c->ping_outstanding = 0;
+		return;
+	}
 	if (c->sm.enabled)	/* and learn what the server has received */
 		conn_send_raw(c, "<r xmlns='" NS_SM "'/>",
 		    sizeof("<r xmlns='" NS_SM "'/>") - 1);
-	c->ping_outstanding = 1;
-	c->ping_wait = secs;
-	evtimer_add(c->ev_ping, &tv);
 }
 
+/* The ping interval is over: ping. */
 static void
 conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -2055,13 +2403,8 @@ conn_ping_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	notify_watchdog_kick();
-	if (c->state != CONN_ONLINE)
+	if (c->state != CONN_ONLINE || c->ping_outstanding)
 		return;
-	if (c->ping_outstanding) {
-		conn_fail(c, "no answer to a ping within %us; the link is "
-		    "presumed dead", c->ping_wait);
-		return;
-	}
 	conn_ping(c, c->x->conf->ping_timeout);
 }
 
@@ -2092,7 +2435,6 @@ conn_pong(struct conn *c)
 	struct timeval	tv = { c->x->conf->ping_interval, 0 };
 
 	c->ping_outstanding = 0;
-	c->ping_id[0] = '\0';
 	evtimer_add(c->ev_ping, &tv);
 }
 
@@ -2158,22 +2500,26 @@ conn_iq_get(struct conn *c, struct stanza *s, struct stanza *q)
 	stanza_free(r);
 }
 
+/* The server's answer to "passwd" or "unregister". */
 static void
-conn_iq_result(struct conn *c, struct stanza *s, const char *type,
-    const char *id)
+conn_op_answer(void *arg, enum iq_outcome how, const struct stanza *s)
 {
+	struct conn	*c = ((struct conn_iqarg *)arg)->c;
+	struct conn_op	*op = conn_cur_op(c);
 	struct stanza	*err;
 	const char	*cond = "undefined-condition", *text;
-	int		 ok = strcmp(type, "result") == 0;
+	int		 ok = how == IQ_RESULT;
 
+	if (how == IQ_GONE || op == NULL)
+		return;
+	if (how == IQ_TIMEOUT) {
+		/* A server that never answers costs the stream, not the queue. */
+		conn_fail(c, "timed out waiting for the server to answer");
+		return;
+	}
 	if ((err = stanza_child(s, "error", NULL)) != NULL)
 		cond = conn_error_condition(err, NS_STANZAS, &text);
-	if (c->ping_id[0] != '\0' && strcmp(id, c->ping_id) == 0) {
-		/* An error reply still proves the link is alive. */
-		conn_pong(c);
-	} else if (c->passwd_id[0] != '\0' && strcmp(id, c->passwd_id) == 0) {
-		c->passwd_id[0] = '\0';
-		evtimer_del(c->ev_deadline);
+	if (op->cmd == CTL_PASSWD) {
 		if (ok) {
 			freezero_str(c->password);
 			c->password = c->passwd_new;
@@ -2189,9 +2535,7 @@ conn_iq_result(struct conn *c, struct stanza *s, const char *type,
 			conn_op_done(c, 0, CTL_ERR_FAILED, "the server refused "
 			    "the password change (%s)", cond);
 		}
-	} else if (c->unreg_id[0] != '\0' && strcmp(id, c->unreg_id) == 0) {
-		c->unreg_id[0] = '\0';
-		evtimer_del(c->ev_deadline);
+	} else if (op->cmd == CTL_UNREGISTER) {
 		if (ok) {
 			c->want_online = 0;
 			conn_op_done(c, 1, NULL, "account %s removed from the "
@@ -2215,9 +2559,14 @@ conn_stanza_online(struct conn *c, struct stanza *s)
 			return;
 		if (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)
 			conn_iq_get(c, s, stanza_first_child(s));
-		else
-			conn_iq_result(c, s, type, id);
-	} else if (strcmp(name, "message") == 0) {
+		else if (!iq_table_input(c->iqs, s))
+			log_debug("ignoring an iq %s nobody waits for", type);
+		conn_iq_arm(c);
+		return;
+	}
+	if (conn_services_stanza(c, s))
+		return;
+	if (strcmp(name, "message") == 0) {
 		if ((b = stanza_child(s, "body", NULL)) == NULL)
 			return;
 		if (type != NULL && strcmp(type, "error") == 0)
@@ -2535,25 +2884,18 @@ conn_op_start(struct conn *c, struct conn_op *op)
 			    conn_state_name(c->state));
 			return;
 		}
+		q = conn_iq_query("set", NS_REGISTER);
 		if (op->cmd == CTL_PASSWD) {
-			q = conn_iq_query(c, "set", NS_REGISTER,
-			    c->passwd_id, sizeof(c->passwd_id));
 			stanza_add_text_child(q, "username", NULL,
 			    c->x->conf->jid.local);
 			stanza_add_text_child(q, "password", NULL, op->arg);
 			freezero_str(c->passwd_new);
 			c->passwd_new = xstrdup(op->arg);
-		} else {
-			q = conn_iq_query(c, "set", NS_REGISTER,
-			    c->unreg_id, sizeof(c->unreg_id));
+		} else
 			stanza_add_child(q, "remove", NULL);
-		}
 		iq = stanza_parent(q);
-		conn_send(c, iq);
-		stanza_free(iq);
-		/* A server that never answers costs the stream, not the queue. */
-		conn_arm_deadline(c, NEGOTIATION_TIMEOUT, "waiting for the "
-		    "server to answer");
+		conn_iq_send(c, iq, NEGOTIATION_TIMEOUT, conn_op_answer,
+		    &c->arg_op);
 		return;
 	default:
 		conn_op_done(c, 0, CTL_ERR_FAILED, "not a queued command");
@@ -2673,6 +3015,7 @@ conn_set_presence(struct conn *c, const char *show, const char *status,
 	c->status = status && *status ? xstrdup(status) : NULL;
 	if (c->state == CONN_ONLINE)
 		conn_send_presence(c);
+	conn_services_presence(c);
 	return 0;
 }
 
@@ -2728,7 +3071,9 @@ conn_sm_fill(FILE *f, void *arg)
 	    "h %u %u %u\n", c->sm.jid, c->sm.id, c->sm.max,
 	    (long long)time(NULL), c->sm.h_in, c->sm.h_out, c->sm.h_acked);
 	TAILQ_FOREACH(it, &c->sm.unacked, entry) {
-		fprintf(f, "stanza %zu %d\n", it->len, it->is_message);
+		/* 2: a service's, void after the restart (see conn.h). */
+		fprintf(f, "stanza %zu %d\n", it->len, it->tag != 0 ||
+		    it->void_tag ? 2 : it->is_message);
 		fwrite(it->data, 1, it->len, f);
 		fputc('\n', f);
 	}
@@ -2758,13 +3103,15 @@ conn_sm_load_stanzas(struct conn *c, FILE *f)
 
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "stanza %zu %d", &len, &msg) != 2 ||
-		    len == 0 || len > SM_MAX_BYTES ||
+		    msg < 0 || msg > 2 || len == 0 || len > SM_MAX_BYTES ||
 		    c->sm.bytes + len > SM_MAX_BYTES ||
 		    c->sm.n + 1 > SM_MAX_UNACKED)
 			return -1;
 		it = xmalloc(sizeof(*it) + len + 1);
 		it->len = len;
 		it->is_message = msg != 0;
+		it->tag = 0;
+		it->void_tag = msg == 2;
 		if (fread(it->data, 1, len, f) != len || fgetc(f) != '\n') {
 			free(it);
 			return -1;
@@ -2879,6 +3226,10 @@ conn_load_account(struct conn *c)
 	    NULL;
 	backoff_init(&c->backoff, conf->reconnect_min * 1000,
 	    conf->reconnect_max * 1000);
+	if (c->iqs == NULL)
+		c->iqs = iq_table_new(c->bare, conf->jid.domain);
+	else
+		iq_table_set_account(c->iqs, c->bare, conf->jid.domain);
 }
 
 struct conn *
@@ -2899,9 +3250,12 @@ conn_new(struct xmppd *x)
 	c->ev_stable = evtimer_new(x->base, conn_stable_cb, c);
 	c->ev_ops = event_new(x->base, -1, 0, conn_ops_cb, c);
 	c->ev_action = event_new(x->base, -1, 0, conn_action_cb, c);
+	c->ev_iq = evtimer_new(x->base, conn_iq_timer_cb, c);
+	c->ev_ackping = event_new(x->base, -1, 0, conn_ackping_event_cb, c);
+	c->arg_neg.c = c->arg_ping.c = c->arg_op.c = c;
 	if (c->ev_deadline == NULL || c->ev_retry == NULL ||
 	    c->ev_ping == NULL || c->ev_stable == NULL || c->ev_ops == NULL ||
-	    c->ev_action == NULL)
+	    c->ev_action == NULL || c->ev_iq == NULL || c->ev_ackping == NULL)
 		fatalx("conn_new: cannot create events");
 	conn_load_account(c);
 	return c;
@@ -3004,6 +3358,9 @@ conn_free(struct conn *c)
 	event_free(c->ev_stable);
 	event_free(c->ev_ops);
 	event_free(c->ev_action);
+	iq_table_free(c->iqs);
+	event_free(c->ev_iq);
+	event_free(c->ev_ackping);
 	conn_sm_forget(c, 0);
 	free(c->sm.jid);
 	freezero_str(c->password);

@@ -51,6 +51,11 @@ then presence is accepted and pings are answered.  Scenarios:
     no-starttls         features without starttls (mechanisms offered in
                         the clear; a client that uses them is logged as
                         PLAINTEXT-AUTH)
+    iq-spoof            online, answers from the wrong sender with the
+                        right id: a ping gets only a result from
+                        mallory@DOMAIN/x (PING-SPOOFED); a jabber:iq:register
+                        request gets that result, then the real answer, an
+                        error not-allowed without 'from' (REGISTER-SPOOFED)
 
 "After bind" means once the client's initial presence arrived (or --delay
 seconds after the bind, whichever is first).  see-other-host is sent after
@@ -85,7 +90,7 @@ SCENARIOS = (
     'see-other-host', 'redirect-loop', 'conflict', 'system-shutdown',
     'policy-violation', 'reset', 'not-authorized-mid', 'tcp-reset', 'silent',
     'no-starttls', 'register-oob', 'register-captcha', 'register-form',
-    'register-not-acceptable', 'ssdp-ok', 'ssdp-mismatch',
+    'register-not-acceptable', 'ssdp-ok', 'ssdp-mismatch', 'iq-spoof',
 )
 POST_BIND_ERRORS = {
     'conflict': 'conflict', 'system-shutdown': 'system-shutdown',
@@ -599,6 +604,18 @@ def handle(c, el, jid):
         return 'presence'
     if el.tag == C + 'iq':
         typ, iid = el.get('type'), el.get('id', '')
+        if c.args.scenario == 'iq-spoof' and typ in ('get', 'set'):
+            spoof = 'mallory@%s/x' % c.args.domain
+            if el.find('{%s}ping' % NS_PING) is not None:
+                c.send("<iq type='result' id='%s' from='%s'/>" % (iid, spoof))
+                log('PING-SPOOFED', iid)
+                return 'iq'
+            if el.find('{%s}query' % NS_REG) is not None:
+                c.send("<iq type='result' id='%s' from='%s'/>" % (iid, spoof))
+                c.send("<iq type='error' id='%s'><error type='cancel'><not-allowed "
+                       "xmlns='%s'/></error></iq>" % (iid, NS_STANZAS))
+                log('REGISTER-SPOOFED', iid)
+                return 'iq'
         if typ == 'get' and el.find('{%s}ping' % NS_PING) is not None:
             c.send("<iq type='result' id='%s' from='%s'/>" % (iid, el.get('to', c.args.domain)))
             log('PING-ANSWERED', iid)
