@@ -537,7 +537,8 @@ ob_pump(struct outbox *ob)
 		}
 		TAILQ_REMOVE(&ob->sendq, d, qentry);
 		d->where = OB_NOWHERE;
-		d->tag = ++ob->next_tag;
+		d->tag = ob->link.tag_new != NULL ?
+		    ob->link.tag_new(ob->link.arg) : ++ob->next_tag;
 		d->tries++;
 		if (ob->link.send(ob->link.arg, ob_stanza(ob, d),
 		    d->tag) == -1) {

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct conn;
 struct event_base;
 struct stanza;
 struct outbox;
@@ -65,6 +66,8 @@ typedef int (*outbox_room_fn)(void *arg, const char *bare);
 struct outbox_link {
 	/* Takes ownership of the stanza; tag != 0 comes back as acked(). */
 	int	(*send)(void *arg, struct stanza *, uint64_t tag);
+	/* A fresh tag unique in the process; NULL: the outbox counts. */
+	uint64_t (*tag_new)(void *arg);
 	void	*arg;
 };
 
@@ -117,6 +120,12 @@ void		 outbox_list(struct outbox *,
 /* Remove a waiting message.  -1 when there is none with that id. */
 int		 outbox_drop(struct outbox *, const char *id);
 size_t		 outbox_pending(const struct outbox *);
+
+/*
+ * Register the outbox as a service of the connection and send through
+ * conn_send_stanza(): what the daemon does; tests use a link instead.
+ */
+void		 outbox_attach(struct outbox *, struct conn *);
 
 /* From the connection's service. */
 void		 outbox_online(struct outbox *, int resumed);

@@ -355,6 +355,7 @@ main(int argc, char *argv[])
 		startup_failed("outbox: %s", cause);
 		goto fail;
 	}
+	outbox_attach(x.outbox, x.conn);
 	if ((x.ctl = control_new(&x, &cause)) == NULL) {
 		startup_failed("control socket: %s", cause);
 		goto fail;

@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 53
+plan 54
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 fds() { ls "/proc/$XMPPD_PID/fd" | wc -l; }

@@ -136,7 +136,7 @@ open_outbox(unsigned int lifetime, uint64_t rate_milli, size_t max_msgs)
 {
 	struct outbox_conf	 conf = { max_msgs, 0, lifetime, rate_milli, 1 };
 	struct outbox_hooks	 hooks = { on_state, NULL };
-	struct outbox_link	 link = { fake_send, NULL };
+	struct outbox_link	 link = { fake_send, NULL, NULL };
 	struct outbox		*ob;
 	char			*cause = NULL;
 
