@@ -35,6 +35,11 @@
 #include "xmalloc.h"
 
 #define OB_WINDOW	256	/* deliveries in flight before pausing */
+/*
+ * Body bytes in flight before pausing: the connection keeps at most 1 MiB
+ * of unacknowledged stanzas for XEP-0198 and forgets the oldest beyond.
+ */
+#define OB_WINDOW_BYTES	(512 * 1024)
 #define OB_RECENT	1024	/* finished messages remembered */
 #define OB_NS_SID	"urn:xmpp:sid:0"
 #define OB_NS_RECEIPTS	"urn:xmpp:receipts"
@@ -97,6 +102,7 @@ struct outbox {
 	struct ob_dlvq		 sendq;
 	struct ob_dlvq		 inflight;
 	size_t			 ninflight;
+	size_t			 inflight_bytes;
 	struct ob_waiters	 fired;
 	uint64_t		 next_tag;
 	int			 online;
@@ -139,6 +145,7 @@ ob_unqueue(struct outbox *ob, struct ob_dlv *d)
 	else if (d->where == OB_INFLIGHT) {
 		TAILQ_REMOVE(&ob->inflight, d, qentry);
 		ob->ninflight--;
+		ob->inflight_bytes -= d->msg->sm->bodylen;
 	}
 	d->where = OB_NOWHERE;
 }
@@ -528,7 +535,8 @@ ob_pump(struct outbox *ob)
 
 	while (ob->online && ob->link.send != NULL &&
 	    (d = TAILQ_FIRST(&ob->sendq)) != NULL &&
-	    ob->ninflight < OB_WINDOW) {
+	    ob->ninflight < OB_WINDOW && (ob->ninflight == 0 ||
+	    ob->inflight_bytes + d->msg->sm->bodylen <= OB_WINDOW_BYTES)) {
 		if ((wait = bucket_take(&ob->bucket, monotime_ms())) > 0) {
 			tv.tv_sec = (time_t)(wait / 1000);
 			tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
@@ -551,6 +559,7 @@ ob_pump(struct outbox *ob)
 		TAILQ_INSERT_TAIL(&ob->inflight, d, qentry);
 		d->where = OB_INFLIGHT;
 		ob->ninflight++;
+		ob->inflight_bytes += d->msg->sm->bodylen;
 		ob_set_state(ob, d, OB_SENT, NULL);
 	}
 }

@@ -468,6 +468,40 @@ pacing(void)
 	events[0] = '\0';
 }
 
+/* Big bodies: at most 512 KiB in flight, so XEP-0198 keeps them all. */
+static void
+byte_window(void)
+{
+	struct outbox	*ob;
+	char		*big, *id;
+	int		 i;
+
+	big = xmalloc(300 * 1024 + 1);
+	memset(big, 'a', 300 * 1024);
+	big[300 * 1024] = '\0';
+	ob = open_outbox(0, 0, 0);
+	for (i = 0; i < 3; i++) {
+		id = submit(ob, "w@example.org", big, 0);
+		free(id);
+	}
+	outbox_online(ob, 0);
+	run();
+	is_int(nsent, 1, "one 300 KiB message in flight, not three");
+	outbox_acked(ob, sent[0].tag);
+	run();
+	is_int(nsent, 2, "the next leaves once the first is acked");
+	outbox_acked(ob, sent[1].tag);
+	run();
+	outbox_acked(ob, sent[2].tag);
+	run();
+	is_int(nsent, 3, "and the third");
+	is_int(spool_files(), 0, "all acked");
+	free(big);
+	outbox_free(ob);
+	clear_sent();
+	events[0] = '\0';
+}
+
 static void
 bucket_math(void)
 {
@@ -518,6 +552,7 @@ main(void)
 	expiry_drop_full();
 	bad_input();
 	pacing();
+	byte_window();
 	bucket_math();
 	event_base_free(base);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
