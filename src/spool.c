@@ -138,7 +138,8 @@ spool_field(const char **pp, const char *end, const char *key,
 	    p[klen] != ' ')
 		return -1;
 	p += klen + 1;
-	if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+	if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL ||
+	    memchr(p, '\0', (size_t)(nl - p)) != NULL)
 		return -1;
 	*val = p;
 	*vlen = (size_t)(nl - p);

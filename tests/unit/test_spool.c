@@ -302,6 +302,9 @@ bad_fields(void)
 		"id x\nseq 1\ncreated 1\ntype chat\nreceipt 0\nto a@b\nbody 2\nx",
 		"id x\nseq 1\ncreated 1\ntype chat\nreceipt 0\nto a@b\nbody 1\n\xff",
 	};
+	/* Found by fuzz_spool: a NUL after a valid type (length given). */
+	static const char nul_type[] = "id x\nseq 1\ncreated 1\ntype chat\0x\n"
+	    "receipt 0\nto a@b\nbody 1\nx";
 	struct spool_msg	 d;
 	const char		*err;
 	char			 hdr[64], *buf;
@@ -319,6 +322,15 @@ bad_fields(void)
 		    "bad field %zu refused (%s)", i, err);
 		free(buf);
 	}
+	plen = sizeof(nul_type) - 1;
+	hl = snprintf(hdr, sizeof(hdr), "xmppd-spool 1 %zu %08x\n", plen,
+	    spool_crc32(nul_type, plen));
+	buf = xmalloc((size_t)hl + plen);
+	memcpy(buf, hdr, (size_t)hl);
+	memcpy(buf + hl, nul_type, plen);
+	is_int(spool_decode(buf, (size_t)hl + plen, &d, &err), -1,
+	    "a NUL inside a field is refused");
+	free(buf);
 	is_int(spool_decode("xmppd-spool 2 0 00000000\n", 25, &d, &err), -1,
 	    "unknown version refused");
 	is_str(err, "unknown format version", "... and said so");
