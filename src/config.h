@@ -87,8 +87,8 @@ void		 config_print(const struct config *, FILE *);
 #define CONFIG_DEFAULT_OUTBOX_MESSAGES	100000
 #define CONFIG_DEFAULT_OUTBOX_BYTES	(256ULL * 1024 * 1024)
 #define CONFIG_DEFAULT_OUTBOX_LIFETIME	(7 * 86400)
-/* 5 messages/s, bursts of 10: see xmppd.conf(5) for why. */
-#define CONFIG_DEFAULT_OUTBOX_RATE_MILLI 5000
-#define CONFIG_DEFAULT_OUTBOX_BURST	10
+/* 2 messages/s, bursts of 20: see xmppd.conf(5) for why. */
+#define CONFIG_DEFAULT_OUTBOX_RATE_MILLI 2000
+#define CONFIG_DEFAULT_OUTBOX_BURST	20
 
 #endif

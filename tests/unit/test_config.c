@@ -961,8 +961,8 @@ printing(void)
 	    "outbox_max_messages = 100000\n"
 	    "outbox_max_bytes = 268435456\n"
 	    "outbox_lifetime = 604800\n"
-	    "outbox_rate = 5.000\n"
-	    "outbox_burst = 10\n", "config_print: defaults");
+	    "outbox_rate = 2.000\n"
+	    "outbox_burst = 20\n", "config_print: defaults");
 	/* Loading the password must not make it printable either. */
 	setenv("CREDENTIALS_DIRECTORY", "/nonexistent", 1);
 	free(c->password_file);
