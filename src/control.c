@@ -376,14 +376,26 @@ ctl_send_payload(struct ctl_client *cl, char *buf, const struct ctl_frame *f)
 	free(line);
 }
 
+/* A listing stays well below CTL_OUTPUT_MAX. */
+#define CTL_QUEUE_MAX	1000
+
+struct ctl_queue_walk {
+	struct ctl_client	*cl;
+	size_t			 n;
+};
+
 static void
 ctl_queue_line(void *arg, const struct outbox_info *info)
 {
-	struct ctl_client	*cl = arg;
-	struct evbuffer		*b = evbuffer_new();
+	struct ctl_queue_walk	*qw = arg;
+	struct ctl_client	*cl = qw->cl;
+	struct evbuffer		*b;
 	char			*e, *p;
 	size_t			 i;
 
+	if (qw->n++ >= CTL_QUEUE_MAX)
+		return;
+	b = evbuffer_new();
 	for (i = 0; i < info->nto; i++)
 		evbuffer_add_printf(b, "%s%s", i ? "," : "", info->to[i]);
 	evbuffer_add(b, "", 1);
@@ -401,11 +413,19 @@ ctl_queue_line(void *arg, const struct outbox_info *info)
 static void
 ctl_queue(struct ctl_client *cl, struct ctl_request *req)
 {
-	struct outbox	*ob = cl->ctl->x->outbox;
+	struct outbox		*ob = cl->ctl->x->outbox;
+	struct ctl_queue_walk	 qw = { cl, 0 };
+	char			*text;
 
 	if (req->argc == 0) {
-		outbox_list(ob, ctl_queue_line, cl);
-		ctl_final(cl, 1, NULL, NULL);
+		outbox_list(ob, ctl_queue_line, &qw);
+		if (qw.n > CTL_QUEUE_MAX) {
+			xasprintf(&text, "the first %d of %zu messages shown",
+			    CTL_QUEUE_MAX, qw.n);
+			ctl_final(cl, 1, NULL, text);
+			free(text);
+		} else
+			ctl_final(cl, 1, NULL, NULL);
 	} else if (outbox_drop(ob, req->argv[1]) == -1)
 		ctl_final(cl, 0, CTL_ERR_NOTFOUND, "no such message waiting "
 		    "in the outbox");

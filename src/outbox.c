@@ -623,8 +623,11 @@ outbox_acked(struct outbox *ob, uint64_t tag)
 	TAILQ_FOREACH(d, &ob->inflight, qentry)
 		if (d->tag == tag)
 			break;
-	if (d == NULL)
+	if (d == NULL) {
+		/* Another service's: its ack may have made room for ours. */
+		ob_kick(ob);
 		return;
+	}
 	ob_set_state(ob, d, OB_ACKED, NULL);
 	ob_check(ob, d->msg);
 	ob_kick(ob);

@@ -761,7 +761,7 @@ json_ok(struct ctl *c, const char *text)
 
 	if (c->ci->cmd == CTL_EVENTS)
 		return;
-	if (c->ci->cmd == CTL_QUEUE && *text == '\0') {
+	if (c->ci->cmd == CTL_QUEUE && (c->ndata > 0 || *text == '\0')) {
 		queue_render(c, 1);
 		return;
 	}

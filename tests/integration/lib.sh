@@ -749,7 +749,8 @@ wait_prosody_log() { wait_grep "$1" "$2" "$PROSODY_DIR/prosody.log"; }
 # --expect-message ERE, --expect-presence ERE (on the from JID), --hold
 # SECONDS, --ready-file F, --timeout S (default 10), --verbose (XML to
 # stderr), --receipts (answer XEP-0184 requests; prints RECEIPT <to> <id>),
-# --dump FILE (each message as a JSON line: from, id, origin, body),
+# --dump FILE (each message as a JSON line: from, id, origin, body, and t,
+# the time it was read),
 # --expect-count N (stay until N messages arrived).
 xmpp_client() {
 	_write_client
@@ -1192,7 +1193,7 @@ class Stream:
                     with open(self.a.dump, 'a') as f:
                         f.write(json.dumps({'from': frm, 'id': el.get('id', ''),
                                             'origin': oid.get('id', '') if oid is not None else '',
-                                            'body': body}) + '\n')
+                                            'body': body, 't': time.time()}) + '\n')
                 if self.a.receipts and el.find('{urn:xmpp:receipts}request') is not None \
                         and el.get('id'):
                     self.send("<message to=%s><received xmlns='urn:xmpp:receipts' id=%s/>"

@@ -8,7 +8,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 48
+plan 50
 
 N=${OUTBOX_N:-2000}
 RATE=200
@@ -124,6 +124,10 @@ is "$r" 0 "$N messages accepted with send --lines"
 is "$(wc -l <"$T/bulk.ids")" "$N" "... one id each"
 diag "accepting $N messages took $((t1 - t0)) ms"
 is "$(ls "$SPOOL" | grep -c '\.msg$')" "$N" "$N files in the spool"
+xmppd_ctl queue >"$T/queue.out" 2>&1 && r=0 || r=$?
+is "$r" 0 "queue with $N waiting: exit 0 (the listing is bounded)"
+like "$(tail -n 1 "$T/queue.out")" "the first 1000 of $N messages shown" \
+    "... and says how many it left out"
 XMPP_CLIENT_TIMEOUT=300 watcher bulk --expect-count "$N" --timeout 200
 check "connect" xmppd_ctl -t 20 connect
 check "all $N arrive" wait_for 120 sh -c \
