@@ -340,8 +340,9 @@ ctl_send(struct ctl_client *cl, const struct ctl_send *s)
 		return;
 	}
 	ctl_printf(cl, "- queued %s\n", id);
-	cl->owaiter = outbox_wait(ob, id, s->wait == CTL_WAIT_RECEIVED ?
-	    OB_RECEIVED : OB_ACKED, ctl_outbox_reply, cl);
+	if ((cl->owaiter = outbox_wait(ob, id, s->wait == CTL_WAIT_RECEIVED ?
+	    OB_RECEIVED : OB_ACKED, ctl_outbox_reply, cl)) == NULL)
+		ctl_final(cl, 0, CTL_ERR_FAILED, "the message left the outbox");
 	free(id);
 }
 

@@ -392,7 +392,8 @@ spool_set_aside(struct spool *sp, const char *name, const char *why)
 		    sp->dir, name, why, sp->dir, SPOOL_DAMAGED);
 		return;
 	}
-	xasprintf(&to, SPOOL_DAMAGED "/%s", name);
+	/* Numbers are reused once the spool was empty: keep older ones. */
+	xasprintf(&to, SPOOL_DAMAGED "/%s.%lld", name, (long long)time(NULL));
 	if (renameat(sp->dirfd, name, sp->dirfd, to) == -1)
 		log_warn("spool: %s/%s is damaged (%s); cannot move it aside",
 		    sp->dir, name, why);

@@ -195,7 +195,8 @@ printf 'X' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null
 start "$T/small.conf"
 check "a damaged file is reported in one log line" \
     wait_log 10 "spool: .*is damaged \(checksum mismatch\); moved to .*/damaged/"
-check "... and moved to damaged/" test -e "$SPOOL/damaged/$(basename "$f")"
+check "... and moved to damaged/" \
+    sh -c "ls '$SPOOL/damaged/$(basename "$f")'.* >/dev/null"
 watcher dmg --expect-count 1 --timeout 30
 check "connect" xmppd_ctl -t 30 connect
 check "the intact one is delivered" \
