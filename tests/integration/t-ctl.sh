@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 54
+plan 58
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 fds() { ls "/proc/$XMPPD_PID/fd" | wc -l; }
@@ -137,6 +137,15 @@ check "reauth with the new password: online" xmppd_ctl -t 20 reauth
 like "$(raw 'frobnicate\n')" '^ERR unknown ' "unknown command: ERR unknown"
 like "$(raw 'send onlyjid\n')" '^ERR usage ' "bad arguments: ERR usage"
 like "$(raw 'status \377\376\n')" '^ERR encoding ' "invalid UTF-8: ERR encoding"
+like "$(raw "send --type normal $BOT_JID {8}\\nline\\nend\\n")" '^OK [0-9a-f]{24}$' \
+    "a {N} payload with a newline: OK and the id"
+like "$(raw "send $BOT_JID {3}\\nabcd\\nstatus\\n")" \
+    '^ERR usage payload not followed by a newline' \
+    "a payload of the wrong length: ERR usage"
+unlike "$(raw "send $BOT_JID {3}\\nabcd\\nstatus\\n")" 'state' \
+    "... and the connection is closed (status not answered)"
+like "$(raw "send $BOT_JID {999999}\\n")" '^ERR too-long ' \
+    "a payload over 256 KiB: ERR too-long"
 long=$(head -c 5000 /dev/zero | tr '\0' a)
 like "$(raw "$long\\n")" '^ERR too-long ' "a 5000-byte line: ERR too-long"
 # A client that sends requests and never reads is dropped, not buffered.
