@@ -48,6 +48,7 @@
 #define CONF_STATUS_MAX	1024		/* bytes of presence_status */
 #define CONF_STANZA_MIN	4096
 #define CONF_STANZA_MAX	(16 * 1024 * 1024)
+#define CONF_OUTBOX_BYTES_MAX	(64LL * 1024 * 1024 * 1024)
 
 struct conf_key {
 	const char	*name;
@@ -105,6 +106,12 @@ static int	 set_resume_after_restart(struct config *, const char *,
 		    char **);
 static int	 set_state_dir(struct config *, const char *, char **);
 static int	 set_log_level(struct config *, const char *, char **);
+static int	 set_outbox_max_messages(struct config *, const char *,
+		    char **);
+static int	 set_outbox_max_bytes(struct config *, const char *, char **);
+static int	 set_outbox_lifetime(struct config *, const char *, char **);
+static int	 set_outbox_rate(struct config *, const char *, char **);
+static int	 set_outbox_burst(struct config *, const char *, char **);
 
 static int	 read_file(int, const char *, size_t, char **, size_t *,
 		    char **);
@@ -137,6 +144,11 @@ static const struct conf_key conf_keys[] = {
 	{ "resume_after_restart", set_resume_after_restart },
 	{ "state_dir",		set_state_dir },
 	{ "log_level",		set_log_level },
+	{ "outbox_max_messages", set_outbox_max_messages },
+	{ "outbox_max_bytes",	set_outbox_max_bytes },
+	{ "outbox_lifetime",	set_outbox_lifetime },
+	{ "outbox_rate",	set_outbox_rate },
+	{ "outbox_burst",	set_outbox_burst },
 };
 /* clang-format on */
 
@@ -573,6 +585,84 @@ conf_default_socket(const char *path)
 	return s;
 }
 
+/* --- the outbox -------------------------------------------------------- */
+
+static int
+set_outbox_max_messages(struct config *c, const char *v, char **msg)
+{
+	unsigned int	n;
+
+	if (parse_uint(v, 0, 10000000, &n, msg) == -1)
+		return -1;
+	c->outbox_max_messages = n;
+	return 0;
+}
+
+/* Bytes, or with a k/K, m/M or g/G suffix; 0 means no limit. */
+static int
+set_outbox_max_bytes(struct config *c, const char *v, char **msg)
+{
+	const char	*errstr;
+	char		*num;
+	size_t		 len = strlen(v);
+	long long	 n, mul = 1;
+
+	if (len > 1 && strchr("kK", v[len - 1]) != NULL)
+		mul = 1024;
+	else if (len > 1 && strchr("mM", v[len - 1]) != NULL)
+		mul = 1024 * 1024;
+	else if (len > 1 && strchr("gG", v[len - 1]) != NULL)
+		mul = 1024 * 1024 * 1024;
+	num = xstrndup(v, mul == 1 ? len : len - 1);
+	n = xstrtonum(num, 0, CONF_OUTBOX_BYTES_MAX, &errstr);
+	free(num);
+	if (errstr != NULL || n * mul > CONF_OUTBOX_BYTES_MAX) {
+		xasprintf(msg, "invalid size '%s' (bytes, or with k, m or g; "
+		    "at most 64g; 0 for no limit)", v);
+		return -1;
+	}
+	c->outbox_max_bytes = (uint64_t)(n * mul);
+	return 0;
+}
+
+static int
+set_outbox_lifetime(struct config *c, const char *v, char **msg)
+{
+	return parse_uint(v, 0, 31536000, &c->outbox_lifetime, msg);
+}
+
+/* Messages per second, with up to three decimals; 0 turns it off. */
+static int
+set_outbox_rate(struct config *c, const char *v, char **msg)
+{
+	const char	*p;
+	uint64_t	 whole = 0, frac = 0;
+	int		 digits = 0, fdigits = 0;
+
+	for (p = v; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9' && fdigits < 3; p++,
+		    fdigits++)
+			frac = frac * 10 + (uint64_t)(*p - '0');
+	if (digits == 0 || *p != '\0' || (v[digits] == '.' && fdigits == 0) ||
+	    whole > 100000) {
+		xasprintf(msg, "invalid rate '%s' (messages per second, e.g. "
+		    "5 or 0.5, at most 100000; 0 turns the limit off)", v);
+		return -1;
+	}
+	while (fdigits++ < 3)
+		frac *= 10;
+	c->outbox_rate_milli = whole * 1000 + frac;
+	return 0;
+}
+
+static int
+set_outbox_burst(struct config *c, const char *v, char **msg)
+{
+	return parse_uint(v, 1, 100000, &c->outbox_burst, msg);
+}
+
 static void
 conf_defaults(struct config *c, const char *name)
 {
@@ -586,6 +676,11 @@ conf_defaults(struct config *c, const char *name)
 	c->connect_timeout = CONFIG_DEFAULT_CONNECT_TIMEOUT;
 	c->subscriptions = SUBS_ACCEPT;
 	c->max_stanza_size = CONFIG_DEFAULT_MAX_STANZA;
+	c->outbox_max_messages = CONFIG_DEFAULT_OUTBOX_MESSAGES;
+	c->outbox_max_bytes = CONFIG_DEFAULT_OUTBOX_BYTES;
+	c->outbox_lifetime = CONFIG_DEFAULT_OUTBOX_LIFETIME;
+	c->outbox_rate_milli = CONFIG_DEFAULT_OUTBOX_RATE_MILLI;
+	c->outbox_burst = CONFIG_DEFAULT_OUTBOX_BURST;
 }
 
 /* Record the first error as "NAME[:LINE][: KEY]: message"; returns -1. */
@@ -1165,4 +1260,12 @@ config_print(const struct config *c, FILE *f)
 	print_str(f, "state_dir", c->state_dir);
 	fprintf(f, "log_level = %s\n", c->log_verbose ? "debug" : "info");
 	roomconf_print(c->rooms, f);
+	fprintf(f, "outbox_max_messages = %u\n", c->outbox_max_messages);
+	fprintf(f, "outbox_max_bytes = %llu\n",
+	    (unsigned long long)c->outbox_max_bytes);
+	fprintf(f, "outbox_lifetime = %u\n", c->outbox_lifetime);
+	fprintf(f, "outbox_rate = %llu.%03llu\n",
+	    (unsigned long long)(c->outbox_rate_milli / 1000),
+	    (unsigned long long)(c->outbox_rate_milli % 1000));
+	fprintf(f, "outbox_burst = %u\n", c->outbox_burst);
 }

@@ -55,6 +55,11 @@ struct config {
 	int		 log_verbose;	/* log_level = debug */
 	int		*key_lines;	/* line of each key, 0: not set */
 	struct roomconf	*rooms;		/* NULL: no group-chat keys */
+	unsigned int	 outbox_max_messages;	/* 0: no limit */
+	uint64_t	 outbox_max_bytes;	/* 0: no limit */
+	unsigned int	 outbox_lifetime;	/* seconds, 0: forever */
+	uint64_t	 outbox_rate_milli;	/* messages/s x1000, 0: off */
+	unsigned int	 outbox_burst;
 };
 
 /*
@@ -88,5 +93,11 @@ char		*config_key_error(const struct config *, const char *key,
 #define CONFIG_DEFAULT_RECONNECT_MIN	1
 #define CONFIG_DEFAULT_RECONNECT_MAX	300
 #define CONFIG_DEFAULT_CONNECT_TIMEOUT	10
+#define CONFIG_DEFAULT_OUTBOX_MESSAGES	100000
+#define CONFIG_DEFAULT_OUTBOX_BYTES	(256ULL * 1024 * 1024)
+#define CONFIG_DEFAULT_OUTBOX_LIFETIME	(7 * 86400)
+/* 2 messages/s, bursts of 20: see xmppd.conf(5) for why. */
+#define CONFIG_DEFAULT_OUTBOX_RATE_MILLI 2000
+#define CONFIG_DEFAULT_OUTBOX_BURST	20
 
 #endif

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "muc.h"
 #include "notify.h"
+#include "outbox.h"
 #include "xmalloc.h"
 #include "xmppd.h"
 
@@ -48,6 +49,7 @@ struct ctl_client {
 	int			 dead;		/* free at the next reap */
 	struct cmdq_waiter	*waiter;	/* a queued command's reply */
 	int			 room_wait;	/* a join's outcome to come */
+	struct outbox_waiter	*owaiter;	/* send --wait */
 };
 TAILQ_HEAD(ctl_clients, ctl_client);
 
@@ -71,6 +73,8 @@ static void	ctl_write_cb(struct bufferevent *, void *);
 static void	ctl_event_cb(struct bufferevent *, short, void *);
 static void	ctl_client_free(struct ctl_client *);
 static void	ctl_process(struct ctl_client *);
+static void	ctl_send_oneline(struct ctl_client *, struct ctl_request *);
+static void	ctl_queue(struct ctl_client *, struct ctl_request *);
 
 /* ---------------------------------------------------------------------- */
 /* output */
@@ -344,7 +348,6 @@ ctl_rooms_cmd(struct ctl_client *cl, struct ctl_request *req)
 {
 	struct muc	*muc = cl->ctl->x->muc;
 	const char	*err;
-	char		*msg;
 	int		 rc;
 
 	switch (req->cmd) {
@@ -370,12 +373,6 @@ ctl_rooms_cmd(struct ctl_client *cl, struct ctl_request *req)
 		ctl_final(cl, 1, NULL, NULL);
 		break;
 	default:
-		/* send to a room */
-		if (muc_send(muc, req->argv[0], req->argv[1], &msg) == -1) {
-			ctl_final(cl, 0, CTL_ERR_STATE, msg);
-			free(msg);
-		} else
-			ctl_final(cl, 1, NULL, "sent");
 		break;
 	}
 }
@@ -494,20 +491,171 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 			    "presence sent" : "presence set; sent when online");
 		break;
 	case CTL_SEND:
-		if (muc_is_room(cl->ctl->x->muc, req->argv[0])) {
-			ctl_rooms_cmd(cl, req);
-			break;
-		}
-		if (conn_send_message(conn, req->argv[0], req->argv[1],
-		    &err) == -1)
-			ctl_final(cl, 0, conn_state(conn) == CONN_ONLINE ?
-			    CTL_ERR_USAGE : CTL_ERR_STATE, err);
-		else
-			ctl_final(cl, 1, NULL, "sent");
+		ctl_send_oneline(cl, req);
+		break;
+	case CTL_QUEUE:
+		ctl_queue(cl, req);
 		break;
 	default:
 		ctl_final(cl, 0, CTL_ERR_UNKNOWN, "unsupported command");
 		break;
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* the outbox */
+
+static void
+ctl_hook_outbox(void *arg, const char *id, const char *to,
+    enum outbox_state st, const char *error)
+{
+	struct control	*ctl = arg;
+	char		*i, *t, *e, *json;
+
+	i = ctl_json_quote(id);
+	t = ctl_json_quote(to);
+	e = ctl_json_quote(error ? error : "");
+	xasprintf(&json, "{\"event\":\"outbox\",\"id\":%s,\"to\":%s,"
+	    "\"state\":\"%s\",\"error\":%s,\"time\":%lld}", i, t,
+	    outbox_state_name(st), e, (long long)time(NULL));
+	ctl_broadcast(ctl, json);
+	free(json);
+	free(i);
+	free(t);
+	free(e);
+}
+
+static void
+ctl_outbox_reply(void *arg, int ok, const char *code, const char *text)
+{
+	struct ctl_client	*cl = arg;
+
+	cl->owaiter = NULL;
+	ctl_final(cl, ok, code, text);
+	ctl_process(cl);
+}
+
+static void
+ctl_send(struct ctl_client *cl, const struct ctl_send *s)
+{
+	struct outbox	*ob = cl->ctl->x->outbox;
+	const char	*code;
+	char		*id, *cause;
+	int		 i;
+
+	/* A room takes messages only while joined: say its state. */
+	for (i = 0; i < s->nto; i++)
+		if (muc_check_send(cl->ctl->x->muc, s->to[i], &cause) == -1) {
+			ctl_final(cl, 0, CTL_ERR_STATE, cause);
+			free(cause);
+			return;
+		}
+	if (outbox_submit(ob, s->to, (size_t)s->nto, s->type, s->receipt,
+	    s->body, s->bodylen, &id, &code, &cause) == -1) {
+		ctl_final(cl, 0, code, cause);
+		free(cause);
+		return;
+	}
+	if (s->wait == CTL_WAIT_NONE) {
+		ctl_final(cl, 1, NULL, id);
+		free(id);
+		return;
+	}
+	ctl_printf(cl, "- queued %s\n", id);
+	if ((cl->owaiter = outbox_wait(ob, id, s->wait == CTL_WAIT_RECEIVED ?
+	    OB_RECEIVED : OB_ACKED, ctl_outbox_reply, cl)) == NULL)
+		ctl_final(cl, 0, CTL_ERR_FAILED, "the message left the outbox");
+	free(id);
+}
+
+/* The old form: "send JID TEXT", one line, type chat. */
+static void
+ctl_send_oneline(struct ctl_client *cl, struct ctl_request *req)
+{
+	struct ctl_send	s;
+
+	memset(&s, 0, sizeof(s));
+	s.type = "chat";
+	s.nto = 1;
+	s.to[0] = req->argv[0];
+	s.body = req->argv[1];
+	s.bodylen = strlen(req->argv[1]);
+	ctl_send(cl, &s);
+}
+
+static void
+ctl_send_payload(struct ctl_client *cl, char *buf, const struct ctl_frame *f)
+{
+	struct ctl_send	 s;
+	const char	*code, *errstr;
+	char		*line;
+
+	line = xstrndup(buf, f->linelen);
+	if (ctl_parse_send(line, f->linelen, buf + f->payload_off,
+	    f->payload_len, &s, &code, &errstr) == -1)
+		ctl_final(cl, 0, code, errstr);
+	else
+		ctl_send(cl, &s);
+	free(line);
+}
+
+/* A listing stays well below CTL_OUTPUT_MAX. */
+#define CTL_QUEUE_MAX	1000
+
+struct ctl_queue_walk {
+	struct ctl_client	*cl;
+	size_t			 n;
+};
+
+static void
+ctl_queue_line(void *arg, const struct outbox_info *info)
+{
+	struct ctl_queue_walk	*qw = arg;
+	struct ctl_client	*cl = qw->cl;
+	struct evbuffer		*b;
+	char			*e, *p;
+	size_t			 i;
+
+	if (qw->n++ >= CTL_QUEUE_MAX)
+		return;
+	b = evbuffer_new();
+	for (i = 0; i < info->nto; i++)
+		evbuffer_add_printf(b, "%s%s", i ? "," : "", info->to[i]);
+	evbuffer_add(b, "", 1);
+	e = xstrdup(info->error ? info->error : "-");
+	for (p = e; *p != '\0'; p++)
+		if (*p == '\t' || *p == '\n' || *p == '\r')
+			*p = ' ';
+	ctl_printf(cl, "- %s\t%s\t%lld\t%u\t%s\t%s\n", info->id,
+	    outbox_state_name(info->state), (long long)info->created,
+	    info->tries, (char *)evbuffer_pullup(b, -1), e);
+	free(e);
+	evbuffer_free(b);
+}
+
+static void
+ctl_queue(struct ctl_client *cl, struct ctl_request *req)
+{
+	struct outbox		*ob = cl->ctl->x->outbox;
+	struct ctl_queue_walk	 qw = { cl, 0 };
+	char			*text;
+
+	if (req->argc == 0) {
+		outbox_list(ob, ctl_queue_line, &qw);
+		if (qw.n > CTL_QUEUE_MAX) {
+			xasprintf(&text, "the first %d of %zu messages shown",
+			    CTL_QUEUE_MAX, qw.n);
+			ctl_final(cl, 1, NULL, text);
+			free(text);
+		} else
+			ctl_final(cl, 1, NULL, NULL);
+	} else if (outbox_drop(ob, req->argv[1]) == -1)
+		ctl_final(cl, 0, CTL_ERR_NOTFOUND, "no such message waiting "
+		    "in the outbox");
+	else {
+		log_info("control: queue drop %s from uid %ld pid %ld",
+		    req->argv[1], (long)cl->uid, (long)cl->pid);
+		ctl_final(cl, 1, NULL, "dropped");
 	}
 }
 
@@ -518,11 +666,14 @@ ctl_process(struct ctl_client *cl)
 	struct evbuffer		*in = bufferevent_get_input(cl->bev);
 	struct evbuffer_ptr	 eol;
 	struct ctl_request	 req;
+	struct ctl_frame	 f;
 	const char		*code, *errstr;
-	char			*line;
-	size_t			 len;
+	char			*line, *buf;
+	size_t			 len, avail;
+	int			 r;
 
-	while (!cl->closing && cl->waiter == NULL && !cl->room_wait) {
+	while (!cl->closing && cl->waiter == NULL && !cl->room_wait &&
+	    cl->owaiter == NULL) {
 		eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
@@ -536,6 +687,23 @@ ctl_process(struct ctl_client *cl)
 			evbuffer_drain(in, eol.pos + 1);
 			ctl_final(cl, 0, CTL_ERR_TOOLONG, "request line longer "
 			    "than 4096 bytes");
+			continue;
+		}
+		/* A line ending in "{N}" carries a payload (ctlproto.h). */
+		avail = evbuffer_get_length(in);
+		if (avail > CTL_FRAME_MAX)
+			avail = CTL_FRAME_MAX;
+		buf = (char *)evbuffer_pullup(in, (ev_ssize_t)avail);
+		if ((r = ctl_frame(buf, avail, &f, &code, &errstr)) == 0)
+			break;
+		if (r == -1) {
+			ctl_final(cl, 0, code, errstr);
+			cl->closing = 1;
+			break;
+		}
+		if (f.has_payload) {
+			ctl_send_payload(cl, buf, &f);
+			evbuffer_drain(in, f.framelen);
 			continue;
 		}
 		line = xmalloc(eol.pos + 1);
@@ -591,6 +759,7 @@ ctl_client_free(struct ctl_client *cl)
 	cmdq_waiter_cancel(cl->waiter);
 	if (cl->room_wait)
 		muc_join_cancel(ctl->x->muc, cl);
+	outbox_wait_cancel(cl->owaiter);
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	bufferevent_free(cl->bev);
 	free(cl);
@@ -672,7 +841,7 @@ ctl_accept_cb(evutil_socket_t lfd, short ev, void *arg)
 		event_del(ctl->ev_accept);
 	bufferevent_setcb(cl->bev, ctl_read_cb, ctl_write_cb, ctl_event_cb,
 	    cl);
-	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_LINE_MAX);
+	bufferevent_setwatermark(cl->bev, EV_READ, 0, CTL_FRAME_MAX);
 	/* Unknown credentials are denied (fail closed). */
 	allowed = 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
@@ -800,6 +969,7 @@ control_new(struct xmppd *x, const struct control_hooks *chooks,
 	    ctl_hook_presence, NULL };
 	struct muc_hooks	 mhooks = { ctl_hook_room, ctl_hook_groupchat,
 	    ctl_hook_subject, ctl_hook_invite, ctl_hook_rooms_count, NULL };
+	struct outbox_hooks	 obhooks = { ctl_hook_outbox, NULL };
 	struct group		*gr;
 
 	ctl = xcalloc(1, sizeof(*ctl));
@@ -833,6 +1003,8 @@ control_new(struct xmppd *x, const struct control_hooks *chooks,
 	conn_set_hooks(x->conn, &hooks);
 	mhooks.arg = ctl;
 	muc_set_hooks(x->muc, &mhooks);
+	obhooks.arg = ctl;
+	outbox_set_hooks(x->outbox, &obhooks);
 	return ctl;
 }
 

@@ -51,7 +51,7 @@ const struct ctl_cmd_info ctl_cmds[] = {
 	{ CTL_PRESENCE, "presence", 1, 1, 1, 0, "presence SHOW [TEXT]",
 	    "set presence: available, away, chat, dnd or xa" },
 	{ CTL_SEND, "send", 2, 1, 1, 0, "send JID TEXT",
-	    "send a chat message" },
+	    "queue a message durably and print its id" },
 	{ CTL_RELOAD, "reload", 0, 0, 0, 1, "reload",
 	    "re-read the configuration file" },
 	{ CTL_EVENTS, "events", 0, 0, 0, 0, "events",
@@ -74,6 +74,8 @@ const struct ctl_cmd_info ctl_cmds[] = {
 	    "leave a group chat" },
 	{ CTL_ROOMS, "rooms", 0, 0, 0, 0, "rooms",
 	    "list the group chats with their state" },
+	{ CTL_QUEUE, "queue", 0, 2, 0, 0, "queue [drop ID]",
+	    "list the outbox, or drop one message" },
 	{ CTL_NONE, NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
@@ -356,6 +358,11 @@ ctl_check_args(const struct ctl_cmd_info *ci, struct ctl_request *req,
 			}
 		}
 		break;
+	case CTL_QUEUE:
+		if (req->argc != 0 && (req->argc != 2 ||
+		    strcmp(req->argv[0], "drop") != 0))
+			return ctl_usage(ci, code, errstr);
+		break;
 	case CTL_UNREGISTER:
 		/* Removing the account is not undone; make it explicit. */
 		if (req->argc != 1 || strcmp(req->argv[0], "--yes") != 0)
@@ -372,4 +379,180 @@ static int
 ctl_valid_show(const char *show)
 {
 	return presence_show_valid(show);
+}
+
+/* ---------------------------------------------------------------------- */
+/* payload framing */
+
+/*
+ * The literal "{N}" ending a line of len bytes: returns 1 with *n and
+ * *wordoff (where the space before it starts), 0 when there is none, -1
+ * when it is there but bad.
+ */
+static int
+ctl_literal(const char *line, size_t len, size_t *n, size_t *wordoff)
+{
+	size_t	i, start, digits;
+
+	if (len < 4 || line[len - 1] != '}')
+		return 0;
+	for (i = len - 1; i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9';
+	    i--)
+		;
+	if (i == 0 || line[i - 1] != '{' || i < 2 || line[i - 2] != ' ')
+		return 0;
+	start = i;
+	if ((digits = len - 1 - start) == 0)
+		return 0;
+	if (digits > 7 || (digits > 1 && line[start] == '0'))
+		return -1;
+	*n = 0;
+	for (i = start; i < len - 1; i++)
+		*n = *n * 10 + (size_t)(line[i] - '0');
+	if (*n > CTL_PAYLOAD_MAX)
+		return -1;
+	*wordoff = start - 2;
+	return 1;
+}
+
+int
+ctl_frame(const char *buf, size_t len, struct ctl_frame *f,
+    const char **code, const char **errstr)
+{
+	const char	*nl;
+	size_t		 linelen, n, off, scan;
+	int		 r;
+
+	memset(f, 0, sizeof(*f));
+	*code = *errstr = NULL;
+	scan = len < CTL_LINE_MAX ? len : CTL_LINE_MAX;
+	if ((nl = memchr(buf, '\n', scan)) == NULL) {
+		if (len >= CTL_LINE_MAX)
+			return ctl_fail(code, errstr, CTL_ERR_TOOLONG,
+			    "request line longer than 4096 bytes");
+		return 0;
+	}
+	linelen = (size_t)(nl - buf);
+	f->framelen = linelen + 1;
+	f->linelen = linelen;
+	if (linelen > 0 && buf[linelen - 1] == '\r')
+		linelen--;
+	if ((r = ctl_literal(buf, linelen, &n, &off)) == 0)
+		return 1;
+	if (r == -1)
+		return ctl_fail(code, errstr, CTL_ERR_TOOLONG, "bad payload "
+		    "length: {N} takes at most 262144 bytes");
+	f->has_payload = 1;
+	f->linelen = off;
+	f->payload_off = f->framelen;
+	f->payload_len = n;
+	if (len - f->framelen < n + 1)
+		return 0;
+	if (buf[f->framelen + n] != '\n')
+		return ctl_fail(code, errstr, CTL_ERR_USAGE, "payload not "
+		    "followed by a newline: its length is wrong");
+	f->framelen += n + 1;
+	return 1;
+}
+
+int
+ctl_text_valid(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i;
+
+	if (!utf8_valid(s, len))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' &&
+		    p[i] != '\r')
+			return 0;
+		/* U+FFFE and U+FFFF are EF BF BE and EF BF BF. */
+		if (p[i] == 0xef && i + 2 < len && p[i + 1] == 0xbf &&
+		    (p[i + 2] == 0xbe || p[i + 2] == 0xbf))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+ctl_send_option(struct ctl_send *s, const char *opt, const char *val,
+    const char **code, const char **errstr)
+{
+	if (strcmp(opt, "--receipt") == 0) {
+		s->receipt = 1;
+		return 0;
+	}
+	if (val == NULL)
+		return ctl_fail(code, errstr, CTL_ERR_USAGE,
+		    "send: option needs a value");
+	if (strcmp(opt, "--type") == 0) {
+		if (strcmp(val, "chat") != 0 && strcmp(val, "normal") != 0 &&
+		    strcmp(val, "headline") != 0)
+			return ctl_fail(code, errstr, CTL_ERR_USAGE, "send: "
+			    "--type must be chat, normal or headline");
+		s->type = val;
+		return 1;
+	}
+	if (strcmp(opt, "--wait") == 0) {
+		if (strcmp(val, "acked") == 0)
+			s->wait = CTL_WAIT_ACKED;
+		else if (strcmp(val, "received") == 0) {
+			s->wait = CTL_WAIT_RECEIVED;
+			s->receipt = 1;
+		} else
+			return ctl_fail(code, errstr, CTL_ERR_USAGE, "send: "
+			    "--wait must be acked or received");
+		return 1;
+	}
+	return ctl_fail(code, errstr, CTL_ERR_USAGE, "send: unknown option "
+	    "(--type, --receipt and --wait are known)");
+}
+
+int
+ctl_parse_send(char *line, size_t linelen, const char *payload,
+    size_t paylen, struct ctl_send *s, const char **code,
+    const char **errstr)
+{
+	char	*p = line, *end = line + linelen, *w, *v;
+	int	 r;
+
+	memset(s, 0, sizeof(*s));
+	s->type = "chat";
+	*code = *errstr = NULL;
+	if (linelen >= CTL_LINE_MAX || !utf8_valid(line, linelen) ||
+	    ctl_has_control(line, linelen))
+		return ctl_fail(code, errstr, CTL_ERR_ENCODING,
+		    "bad characters in the request line");
+	*end = '\0';
+	if ((w = ctl_word(&p, end)) == NULL || strcmp(w, "send") != 0)
+		return ctl_fail(code, errstr, CTL_ERR_USAGE,
+		    "only send takes a payload");
+	while ((w = ctl_word(&p, end)) != NULL) {
+		if (strncmp(w, "--", 2) == 0) {
+			v = NULL;
+			if (strcmp(w, "--receipt") != 0)
+				v = ctl_word(&p, end);
+			if ((r = ctl_send_option(s, w, v, code, errstr)) == -1)
+				return -1;
+			continue;
+		}
+		if (s->nto == CTL_MAX_RCPT)
+			return ctl_fail(code, errstr, CTL_ERR_USAGE,
+			    "send: at most 32 recipients");
+		s->to[s->nto++] = w;
+	}
+	if (s->nto == 0)
+		return ctl_fail(code, errstr, CTL_ERR_USAGE,
+		    "usage: send [OPTIONS] JID... {N}");
+	if (!ctl_text_valid(payload, paylen))
+		return ctl_fail(code, errstr, CTL_ERR_ENCODING, "the message "
+		    "is not UTF-8 text XML can carry (NUL, control "
+		    "characters, U+FFFE or U+FFFF)");
+	if (paylen == 0)
+		return ctl_fail(code, errstr, CTL_ERR_USAGE,
+		    "the message is empty");
+	s->body = payload;
+	s->bodylen = paylen;
+	return 0;
 }

@@ -820,31 +820,19 @@ muc_is_room(const struct muc *m, const char *jid)
 }
 
 int
-muc_send(struct muc *m, const char *room, const char *body, char **err)
+muc_check_send(const struct muc *m, const char *jid, char **err)
 {
-	struct mroom	*mr;
-	struct stanza	*s;
+	const struct mroom	*mr;
 
 	*err = NULL;
-	if ((mr = mr_find(m, room, strcspn(room, "/"))) == NULL) {
-		xasprintf(err, "%s is not a room of this account", room);
-		return -1;
-	}
+	if ((mr = mr_find(m, jid, strcspn(jid, "/"))) == NULL)
+		return 0;
 	if (mr->r->state != ROOM_JOINED) {
 		xasprintf(err, "room %s is %s: %s", mr->r->jid,
 		    room_state_name(mr->r->state), mr->r->reason);
 		return -1;
 	}
-	s = stanza_new("message", NULL);
-	stanza_set_attr(s, "to", mr->r->jid);
-	stanza_set_attr(s, "type", "groupchat");
-	stanza_add_text_child(s, "body", NULL, body);
-	if (muc_send_stanza(m, s) == -1) {
-		xasprintf(err, "room %s: not sent: the account is not online",
-		    mr->r->jid);
-		return -1;
-	}
-	return 0;
+	return 1;
 }
 
 void

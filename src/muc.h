@@ -73,11 +73,11 @@ int		 muc_part(struct muc *, const char *room, const char *reason,
 /* 1 when JID (bare) is one of our rooms, whatever its state. */
 int		 muc_is_room(const struct muc *, const char *jid);
 /*
- * Send a groupchat message.  Returns 0; or -1 with *err (a new string,
- * naming the room's state when it is not joined).
+ * May a message go to JID now?  0: not a room of ours; 1: a joined room
+ * (send it as groupchat); -1 with *err (a new string naming the room's
+ * state) when it is a room that is not joined.
  */
-int		 muc_send(struct muc *, const char *room, const char *body,
-		    char **err);
+int		 muc_check_send(const struct muc *, const char *jid, char **err);
 /* Every room, in configuration order, then joined at run time. */
 void		 muc_rooms(const struct muc *,
 		    void (*)(void *, const struct muc_room_info *), void *);

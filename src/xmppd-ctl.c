@@ -94,6 +94,7 @@ static __dead void	 timed_out(struct ctl *);
 static int		 remaining_ms(struct ctl *);
 static void		 wait_io(struct ctl *, short);
 static void		 send_line(struct ctl *, const char *);
+static int		 send_raw(struct ctl *, const char *, size_t);
 static char		*read_line(struct ctl *);
 static int		 fill_buffer(struct ctl *);
 static void		 read_greeting(struct ctl *);
@@ -112,6 +113,9 @@ static void		 json_err(struct ctl *, const char *, const char *);
 static void		 json_status(struct ctl *);
 static void		 json_pair(const char *, const char *, int);
 static int		 json_number(const char *, const char *);
+static void		 queue_render(struct ctl *, int);
+static void		 sanitize_inplace(char *);
+static int		 send_main(struct ctl *, int, char **);
 
 static const struct output	human_output = { human_ok, human_err };
 static const struct output	json_output = { json_ok, json_err };
@@ -146,6 +150,8 @@ help(void)
 	for (ci = ctl_cmds; ci->name != NULL; ci++) {
 		/* The password never goes on the command line. */
 		u = ci->cmd == CTL_PASSWD ? "passwd" : ci->usage;
+		if (ci->cmd == CTL_SEND)
+			u = "send [OPTIONS] JID... [TEXT]";
 		printf("  %-22s %s%s\n", u, ci->help,
 		    ci->cmd == CTL_PASSWD ? ", read from stdin" : "");
 	}
@@ -536,20 +542,10 @@ static void
 send_line(struct ctl *c, const char *line)
 {
 	char	*buf;
-	size_t	 len, off = 0;
-	ssize_t	 n;
+	size_t	 len;
 
 	len = xasprintf(&buf, "%s\n", line);
-	while (off < len) {
-		wait_io(c, POLLOUT);
-		if ((n = write(c->fd, buf + off, len - off)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			die(XC_UNREACHABLE, "write to %s: %s", c->path,
-			    strerror(errno));
-		}
-		off += n;
-	}
+	send_raw(c, buf, len);
 	freezero_str(buf);
 }
 
@@ -742,6 +738,8 @@ human_ok(struct ctl *c, const char *text)
 		human_status(c);
 	else if (c->ci->cmd == CTL_ROOMS)
 		human_rooms(c);
+	else if (c->ci->cmd == CTL_QUEUE && c->ndata > 0)
+		queue_render(c, 0);
 	else
 		for (i = 0; i < c->ndata; i++) {
 			put_safe(stdout, c->data[i]);
@@ -826,6 +824,10 @@ json_ok(struct ctl *c, const char *text)
 
 	if (c->ci->cmd == CTL_EVENTS)
 		return;
+	if (c->ci->cmd == CTL_QUEUE && (c->ndata > 0 || *text == '\0')) {
+		queue_render(c, 1);
+		return;
+	}
 	if (c->ci->cmd == CTL_STATUS) {
 		json_status(c);
 		return;
@@ -1005,7 +1007,7 @@ main(int argc, char *argv[])
 {
 	struct ctl	 c;
 	const char	*sflag = NULL, *iflag = NULL, *errstr;
-	char		*line;
+	static char	*line;	/* reachable for LeakSanitizer when we die */
 	int		 ch, status, tflag = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -1046,8 +1048,10 @@ main(int argc, char *argv[])
 	c.ci = lookup_command(argv[0]);
 	if (c.ci->cmd == CTL_HELP)
 		help();
-	line = build_request(c.ci, argc - 1, argv + 1);
-	check_request(line);
+	if (c.ci->cmd != CTL_SEND) {
+		line = build_request(c.ci, argc - 1, argv + 1);
+		check_request(line);
+	}
 	c.path = socket_path(&c, sflag, iflag);
 
 	/* Streams run until interrupted unless a limit was asked for. */
@@ -1057,6 +1061,8 @@ main(int argc, char *argv[])
 		c.timeout = DEFAULT_TIMEOUT;
 	if (c.timeout > 0)
 		c.deadline = monotime_ms() + (uint64_t)c.timeout * 1000;
+	if (c.ci->cmd == CTL_SEND)
+		return send_main(&c, argc - 1, argv + 1);
 
 	ctl_connect(&c);
 	read_greeting(&c);
@@ -1064,5 +1070,287 @@ main(int argc, char *argv[])
 	freezero_str(line);
 	status = read_replies(&c);
 	ctl_close(&c);
+	return status;
+}
+
+/* ---------------------------------------------------------------------- */
+/* queue */
+
+/* Data lines: ID, STATE, CREATED, TRIES, RECIPIENTS, LAST-ERROR (tabs). */
+static void
+queue_render(struct ctl *c, int json)
+{
+	const char	*errstr;
+	char		*f[6], *p, *q;
+	size_t		 i;
+	int		 k;
+	long long	 age;
+
+	if (json)
+		putchar('[');
+	else
+		printf("%-24s %-8s %6s %5s  %s\n", "ID", "STATE", "AGE",
+		    "TRIES", "RECIPIENTS (LAST ERROR)");
+	for (i = 0; i < c->ndata; i++) {
+		for (k = 0, p = c->data[i]; k < 6; k++)
+			if ((f[k] = strsep(&p, "\t")) == NULL)
+				f[k] = (char *)"";
+		age = (long long)time(NULL) - xstrtonum(f[2], 0, LLONG_MAX,
+		    &errstr);
+		age = errstr != NULL || age < 0 ? 0 : age;
+		if (!json) {
+			for (k = 0; k < 6; k++)
+				sanitize_inplace(f[k]);
+			printf("%-24s %-8s %5llds %5s  %s%s%s%s\n", f[0], f[1],
+			    age, f[3], f[4], *f[5] == '-' ? "" : " (",
+			    *f[5] == '-' ? "" : f[5], *f[5] == '-' ? "" : ")");
+			continue;
+		}
+		printf("%s{", i > 0 ? "," : "");
+		json_pair("id", f[0], 0);
+		json_pair("state", f[1], 1);
+		printf(",\"age\":%lld,\"tries\":%lld,\"recipients\":[", age,
+		    xstrtonum(f[3], 0, INT_MAX, &errstr));
+		for (k = 0, p = f[4]; (q = strsep(&p, ",")) != NULL; k++) {
+			q = ctl_json_quote(q);
+			printf("%s%s", k ? "," : "", q);
+			free(q);
+		}
+		putchar(']');
+		json_pair("error", *f[5] == '-' ? "" : f[5], 1);
+		putchar('}');
+	}
+	if (json)
+		printf("]\n");
+}
+
+/* The daemon relays server text: no terminal controls in the table. */
+static void
+sanitize_inplace(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+/* ---------------------------------------------------------------------- */
+/* send */
+
+struct send_opts {
+	char		*head;		/* "send [OPTIONS] JID..." */
+	int		 wait;
+	int		 lines;
+};
+
+/* A recipient word: no spaces or controls, an '@' unless it is first. */
+static int
+send_is_jid(const char *s, int first)
+{
+	const unsigned char	*p;
+
+	if (*s == '\0' || *s == '-')
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return 0;
+	return first || strchr(s, '@') != NULL;
+}
+
+/* The whole of stdin, at most CTL_PAYLOAD_MAX bytes. */
+static char *
+send_read_stdin(size_t *lenp)
+{
+	char	*buf = xmalloc(CTL_PAYLOAD_MAX + 2);
+	size_t	 len = 0, n;
+
+	while ((n = fread(buf + len, 1, CTL_PAYLOAD_MAX + 1 - len,
+	    stdin)) > 0)
+		if ((len += n) > CTL_PAYLOAD_MAX)
+			die(XC_USAGE, "the message is longer than %d bytes",
+			    CTL_PAYLOAD_MAX);
+	if (ferror(stdin))
+		die(XC_FAILED, "reading standard input: %s", strerror(errno));
+	/* What echo and editors add is not part of the message. */
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/* Options and recipients into o->head; the TEXT words, or NULL. */
+static char *
+send_parse(struct ctl *c, int argc, char **argv, struct send_opts *o)
+{
+	const char	*usage = "usage: xmppd-ctl send [--type chat|normal|"
+	    "headline] [--receipt] [--wait acked|received] [--lines] "
+	    "JID... [TEXT]";
+	const char	*e;
+	char		*h, *t;
+	int		 i, nto = 0, val;
+
+	memset(o, 0, sizeof(*o));
+	o->head = xstrdup("send");
+	for (i = 0; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+		if (strcmp(argv[i], "--") == 0 && ++i)
+			break;
+		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+			c->timeout = (int)xstrtonum(argv[++i], 0, INT_MAX, &e);
+			if (e != NULL)
+				die(XC_USAGE, "timeout is %s: %s", e, argv[i]);
+			c->deadline = c->timeout == 0 ? 0 : monotime_ms() +
+			    (uint64_t)c->timeout * 1000;
+			continue;
+		}
+		if (strcmp(argv[i], "--lines") == 0) {
+			o->lines = 1;
+			continue;
+		}
+		val = strcmp(argv[i], "--receipt") != 0;
+		if ((val && strcmp(argv[i], "--type") != 0 &&
+		    strcmp(argv[i], "--wait") != 0) || (!val &&
+		    strcmp(argv[i], "--receipt") != 0) ||
+		    (val && (i + 1 >= argc || !send_is_jid(argv[i + 1], 1))))
+			die(XC_USAGE, "%s", usage);
+		o->wait |= strcmp(argv[i], "--wait") == 0;
+		xasprintf(&h, "%s %s%s%s", o->head, argv[i], val ? " " : "",
+		    val ? argv[i + 1] : "");
+		free(o->head);
+		o->head = h;
+		i += val;
+	}
+	for (; i < argc && nto < CTL_MAX_RCPT &&
+	    send_is_jid(argv[i], nto == 0); i++, nto++) {
+		xasprintf(&h, "%s %s", o->head, argv[i]);
+		free(o->head);
+		o->head = h;
+	}
+	if (nto == 0)
+		die(XC_USAGE, "%s", usage);
+	if (strlen(o->head) + 12 >= CTL_LINE_MAX)
+		die(XC_USAGE, "too many or too long recipients");
+	if (i == argc || (i == argc - 1 && strcmp(argv[i], "-") == 0))
+		return NULL;
+	if (o->lines)
+		die(XC_USAGE, "send --lines reads standard input; no TEXT");
+	t = join_args("", argc - i, argv + i);
+	memmove(t, t + 1, strlen(t));
+	return t;
+}
+
+static int
+send_raw(struct ctl *c, const char *buf, size_t len)
+{
+	size_t	off = 0;
+	ssize_t	n;
+
+	while (off < len) {
+		wait_io(c, POLLOUT);
+		if ((n = write(c->fd, buf + off, len - off)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			/* A refused payload: the reason is ours to read. */
+			if (c->ci->cmd == CTL_SEND && errno == EPIPE)
+				return -1;
+			die(XC_UNREACHABLE, "write to %s: %s", c->path,
+			    strerror(errno));
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static void
+send_print(struct ctl *c, const char *id, const char *state)
+{
+	char	*q;
+
+	if (c->json) {
+		q = ctl_json_quote(id);
+		printf("{\"ok\":true,\"id\":%s,\"state\":\"%s\"}\n", q, state);
+		free(q);
+	} else
+		printf("%s\n", id);
+	flush_stdout();
+}
+
+/* One message: the request, then its replies.  Returns the exit status. */
+static int
+send_one(struct ctl *c, const struct send_opts *o, const char *body,
+    size_t len)
+{
+	char	*req, *line, *code, *text, id[80] = "";
+	size_t	 n;
+
+	if (len == 0)
+		die(XC_USAGE, "the message is empty");
+	if (!ctl_text_valid(body, len))
+		die(XC_USAGE, "the message is not UTF-8 text that XML can "
+		    "carry (NUL, control characters, U+FFFE or U+FFFF)");
+	n = (size_t)xasprintf(&req, "%s {%zu}\n", o->head, len);
+	if (send_raw(c, req, n) == 0 && send_raw(c, body, len) == 0)
+		send_raw(c, "\n", 1);
+	free(req);
+	for (;;) {
+		if ((line = read_line(c)) == NULL)
+			die(XC_UNREACHABLE, "xmppd at %s closed the connection "
+			    "before its reply was complete", c->path);
+		switch (ctl_parse_reply(line, &code, &text)) {
+		case 'D':
+			if (strncmp(text, "queued ", 7) == 0) {
+				strlcpy(id, text + 7, sizeof(id));
+				send_print(c, id, "queued");
+			}
+			break;
+		case 'O':
+			if (!o->wait)
+				send_print(c, text, "queued");
+			else if (c->json)
+				send_print(c, id, strchr(text, ' ') ?
+				    strchr(text, ' ') + 1 : "");
+			return XC_OK;
+		case 'E':
+			return finish_err(c, code, text);
+		default:
+			die(XC_FAILED, "unexpected reply from xmppd");
+		}
+	}
+}
+
+static int
+send_main(struct ctl *c, int argc, char **argv)
+{
+	struct send_opts	 o;
+	char			*body, *line;
+	size_t			 len;
+	int			 status = XC_OK, r;
+
+	body = send_parse(c, argc, argv, &o);
+	if (o.lines) {
+		ctl_connect(c);
+		read_greeting(c);
+		while ((line = read_stdin_line()) != NULL) {
+			if (*line != '\0') {
+				if (c->timeout > 0)
+					c->deadline = monotime_ms() +
+					    (uint64_t)c->timeout * 1000;
+				if ((r = send_one(c, &o, line,
+				    strlen(line))) != XC_OK)
+					status = r;
+			}
+			free(line);
+		}
+	} else {
+		if (body != NULL)
+			len = strlen(body);
+		else
+			body = send_read_stdin(&len);
+		ctl_connect(c);
+		read_greeting(c);
+		status = send_one(c, &o, body, len);
+		free(body);
+	}
+	free(o.head);
+	ctl_close(c);
 	return status;
 }

@@ -27,6 +27,7 @@
 #include "netwatch.h"
 #include "notify.h"
 #include "roomconf.h"
+#include "outbox.h"
 #include "tls.h"
 #include "xmalloc.h"
 #include "xmppd.h"
@@ -147,6 +148,43 @@ conf_needs_reconnect(const struct config *a, const struct config *b)
 	    a->max_stanza_size != b->max_stanza_size;
 }
 
+static void
+outbox_conf_from(const struct config *c, struct outbox_conf *oc)
+{
+	oc->max_msgs = c->outbox_max_messages;
+	oc->max_bytes = (size_t)c->outbox_max_bytes;
+	oc->lifetime = c->outbox_lifetime;
+	oc->rate_milli = c->outbox_rate_milli;
+	oc->burst = c->outbox_burst;
+}
+
+/* A message to one of the rooms (its bare JID) goes out as groupchat. */
+static int
+to_room(void *arg, const char *to)
+{
+	return strchr(to, '/') == NULL && muc_is_room(arg, to);
+}
+
+/* The spool lives in $state_dir/outbox; state_dir is created if needed. */
+static struct outbox *
+outbox_open(struct xmppd *x, char **cause)
+{
+	struct outbox_conf	 oc;
+	struct outbox		*ob;
+	char			*dir;
+
+	if (mkdir(x->conf->state_dir, 0700) == -1 && errno != EEXIST) {
+		xasprintf(cause, "cannot create %s: %s", x->conf->state_dir,
+		    strerror(errno));
+		return NULL;
+	}
+	outbox_conf_from(x->conf, &oc);
+	xasprintf(&dir, "%s/outbox", x->conf->state_dir);
+	ob = outbox_new(x->base, dir, &oc, cause);
+	free(dir);
+	return ob;
+}
+
 /* Re-read the config file (SIGHUP, reload) and apply it: -1, 0, or 1 when
    the connection starts over. */
 static int
@@ -174,8 +212,16 @@ xmppd_reload(void *arg, char **cause)
 		log_warnx("control_socket changed: takes effect on restart");
 	warn_config(conf);
 	reconnect = conf_needs_reconnect(x->conf, conf);
+	if (!same_str(conf->state_dir, x->conf->state_dir))
+		log_warnx("state_dir changed: the outbox moves on restart");
 	config_free(x->conf);
 	x->conf = conf;
+	{
+		struct outbox_conf	oc;
+
+		outbox_conf_from(conf, &oc);
+		outbox_set_conf(x->outbox, &oc);
+	}
 	log_setverbose(opt_debug || conf->log_verbose);
 	muc_config_changed(x->muc, conf);
 	r = conn_config_changed(x->conn, reconnect);
@@ -408,6 +454,12 @@ main(int argc, char *argv[])
 	conn_on_stopped(x.conn, xmppd_stopped, &x);
 	x.cmdq = cmdq_new(x.base, x.conn, &cmdq_hooks);
 	x.muc = muc_new(x.base, x.conn, x.conf);
+	if ((x.outbox = outbox_open(&x, &cause)) == NULL) {
+		startup_failed("outbox: %s", cause);
+		goto fail;
+	}
+	outbox_attach(x.outbox, x.conn);
+	outbox_set_room_hook(x.outbox, to_room, x.muc);
 	if ((x.ctl = control_new(&x, &ctl_hooks, &cause)) == NULL) {
 		startup_failed("control socket: %s", cause);
 		goto fail;
@@ -441,6 +493,7 @@ fail:
 	muc_free(x.muc);
 	cmdq_free(x.cmdq);
 	conn_free(x.conn);
+	outbox_free(x.outbox);
 	if (stop_timer != NULL)
 		event_free(stop_timer);
 	if (ev_term != NULL)

@@ -14,6 +14,7 @@ struct cmdq;
 struct conn;
 struct control;
 struct muc;
+struct outbox;
 
 struct xmppd {
 	struct event_base	*base;
@@ -24,6 +25,7 @@ struct xmppd {
 	struct cmdq		*cmdq;
 	struct control		*ctl;
 	struct muc		*muc;		/* group chats */
+	struct outbox		*outbox;
 	int			 stopping;
 	int			 handover;	/* the stop is a restart */
 };

@@ -760,7 +760,10 @@ wait_prosody_log() { wait_grep "$1" "$2" "$PROSODY_DIR/prosody.log"; }
 # --no-presence, --send JID TEXT, --ping JID, --iq JID XML, --subscribe JID,
 # --expect-message ERE, --expect-presence ERE (on the from JID), --hold
 # SECONDS, --ready-file F, --timeout S (default 10), --verbose (XML to
-# stderr).
+# stderr), --receipts (answer XEP-0184 requests; prints RECEIPT <to> <id>),
+# --dump FILE (each message as a JSON line: from, id, origin, body, and t,
+# the time it was read),
+# --expect-count N (stay until N messages arrived).
 xmpp_client() {
 	_write_client
 	timeout "${XMPP_CLIENT_TIMEOUT:-120}" python3 "$T/xmpp-client.py" \
@@ -1100,7 +1103,7 @@ _write_client() {
 # STARTTLS or direct TLS with certificate verification, optional XEP-0077
 # registration, SCRAM-SHA-1 (server signature checked) or PLAIN, bind,
 # presence; then optional actions.  One event per line on stdout.
-import argparse, base64, hashlib, hmac, os, re, select, signal, socket, ssl
+import argparse, base64, hashlib, hmac, json, os, re, select, signal, socket, ssl
 import sys, time
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
@@ -1136,6 +1139,7 @@ class Stream:
         self.queue = []
         self.ids = 0
         self.sm_h = None     # inbound stanza count once XEP-0198 is on
+        self.nmsg = 0        # messages with a body received
 
     def starttls_wrap(self):
         self.sock = self.ctx.wrap_socket(self.sock, server_hostname=self.a.domain)
@@ -1235,6 +1239,18 @@ class Stream:
             body = el.findtext(C + 'body')
             if body is not None:
                 say('MESSAGE %s %s' % (frm, body.replace('\n', '\\n')))
+                if self.a.dump:
+                    oid = el.find('{urn:xmpp:sid:0}origin-id')
+                    with open(self.a.dump, 'a') as f:
+                        f.write(json.dumps({'from': frm, 'id': el.get('id', ''),
+                                            'origin': oid.get('id', '') if oid is not None else '',
+                                            'body': body, 't': time.time()}) + '\n')
+                if self.a.receipts and el.find('{urn:xmpp:receipts}request') is not None \
+                        and el.get('id'):
+                    self.send("<message to=%s><received xmlns='urn:xmpp:receipts' id=%s/>"
+                              "</message>" % (quoteattr(frm), quoteattr(el.get('id'))))
+                    say('RECEIPT %s %s' % (frm, el.get('id')))
+                self.nmsg += 1
                 return ('message', frm, body)
         elif el.tag == C + 'presence':
             show = el.findtext(C + 'show') or ''
@@ -1343,6 +1359,12 @@ def main():
     p.add_argument('--hold', type=float, default=0,
                    help='stay online this many seconds (or until SIGTERM)')
     p.add_argument('--ready-file')
+    p.add_argument('--receipts', action='store_true',
+                   help='answer XEP-0184 receipt requests')
+    p.add_argument('--dump', metavar='FILE',
+                   help='append each message as a JSON line (from, id, origin, body)')
+    p.add_argument('--expect-count', type=int, default=0, metavar='N',
+                   help='stay until N messages arrived (within --timeout)')
     p.add_argument('--timeout', type=float, default=10)
     p.add_argument('--verbose', action='store_true')
     a = p.parse_args()
@@ -1429,7 +1451,8 @@ def main():
                                  ET.tostring(r, encoding='unicode').replace('\n', ' ')))
         want_msg = re.compile(a.expect_message) if a.expect_message else None
         want_pres = re.compile(a.expect_presence) if a.expect_presence else None
-        end = time.monotonic() + max(a.hold, a.timeout if (want_msg or want_pres) else 0)
+        end = time.monotonic() + max(a.hold, a.timeout if (want_msg or want_pres
+                                                          or a.expect_count) else 0)
         while want_msg or want_pres or time.monotonic() < end:
             el = s.next(until=end)
             if el is None:
@@ -1439,10 +1462,12 @@ def main():
                 want_msg = None
             if got and got[0] == 'presence' and want_pres and want_pres.search(got[1]):
                 want_pres = None
-            if a.hold == 0 and not want_msg and not want_pres:
+            if a.hold == 0 and not want_msg and not want_pres and \
+                    s.nmsg >= a.expect_count:
                 break
-        if want_msg or want_pres:
-            say('TIMEOUT waiting for %s' % ('message' if want_msg else 'presence'))
+        if want_msg or want_pres or s.nmsg < a.expect_count:
+            say('TIMEOUT waiting for %s' % ('message' if want_msg or
+                                            s.nmsg < a.expect_count else 'presence'))
             ok = False
         if a.abort:
             s.sock.close()

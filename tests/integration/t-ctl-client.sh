@@ -77,7 +77,7 @@ done
 
 n=0
 failed=0
-echo "1..60"
+echo "1..66"
 
 ok() {
 	n=$((n + 1))
@@ -221,13 +221,41 @@ run status
 check "close before the final line exits 3" test "$rc" -eq 3
 
 # --- requests on the wire ------------------------------------------------
-script '* xmppd 1' @read 'OK sent'
+script '* xmppd 1' @read @read 'OK 0123abcd'
 run send friend@example.org 'hello   wide world'
-check "send keeps the spaces of its text" test "$(cat "$LOG")" = \
-	"send friend@example.org hello   wide world"
+check "send keeps the spaces of its text (as a {N} payload)" \
+	test "$(cat "$LOG")" = "send friend@example.org {18}
+hello   wide world"
+check "send prints the id" test "$(cat "$tmp/out")" = 0123abcd
 run send friend@example.org hello world
-check "send joins words" test "$(tail -n 1 "$LOG")" = \
-	"send friend@example.org hello world"
+check "send joins words" test "$(tail -n 1 "$LOG")" = "hello world"
+# Several recipients, options, a multi-line body from stdin, byte for byte.
+printf 'l1\n\tl2 "q" \303\251\n' >"$tmp/body"
+script '* xmppd 1' @read @read @read 'OK 0123abcd'
+"$CTL" -s "$SOCK" send --type headline -t 5 a@b c@d <"$tmp/body" \
+    >"$tmp/out" 2>"$tmp/err"
+rc=$?
+printf 'send --type headline a@b c@d {13}\nl1\n\tl2 "q" \303\251\n' \
+    >"$tmp/want"
+check "send: recipients, options and stdin body on the wire" \
+	test "$rc" -eq 0 -a "$(od -c "$LOG")" = "$(od -c "$tmp/want")"
+script '* xmppd 1' @read @read '- queued 0123abcd' \
+	'ERR bounced 0123abcd bounced to a@b: service-unavailable'
+run send --wait acked a@b hi
+check "send --wait: bounce exits 1 with the condition" test "$rc" -eq 1 -a \
+	"$(cat "$tmp/out")" = 0123abcd -a \
+	"$(grep -c 'bounced to a@b: service-unavailable' "$tmp/err")" -eq 1
+script '* xmppd 1' @read @read '- queued 0123abcd' @hang
+run send --wait received -t 1 a@b hi
+check "send --wait -t 1: timeout exits 4, the id printed first" \
+	test "$rc" -eq 4 -a "$(cat "$tmp/out")" = 0123abcd
+script '* xmppd 1' @read \
+	"$(printf -- '- 0123abcd\tqueued\t1\t2\ta@b,c@d\tremote-server-timeout')" \
+	OK
+run -j queue
+check "queue -j: valid JSON with the recipients" test "$(jget "$tmp/out" \
+	'[j[0]["id"], j[0]["recipients"], j[0]["tries"], j[0]["error"]]')" = \
+	"['0123abcd', ['a@b', 'c@d'], 2, 'remote-server-timeout']"
 run presence dnd in a meeting
 check "presence with text" test "$(tail -n 1 "$LOG")" = "presence dnd in a meeting"
 run unregister --yes
@@ -244,9 +272,12 @@ check "no command exits 2" test "$rc" -eq 2
 run frobnicate
 check "unknown command exits 2" test "$rc" -eq 2 -a -s "$tmp/err"
 run send a@b
-check "send without text exits 2" test "$rc" -eq 2
-check "usage line names the command" \
-	grep -qx 'usage: xmppd-ctl send JID TEXT' "$tmp/err"
+check "send with an empty stdin exits 2" test "$rc" -eq 2
+check "... and says the message is empty" \
+	grep -qx 'xmppd-ctl: the message is empty' "$tmp/err"
+run send --wait
+check "send --wait without a value exits 2 with its usage" test "$rc" -eq 2 -a \
+	"$(grep -c '^xmppd-ctl: usage: xmppd-ctl send ' "$tmp/err")" -eq 1
 run presence busy
 check "invalid SHOW exits 2" test "$rc" -eq 2
 run unregister

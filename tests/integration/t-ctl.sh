@@ -4,7 +4,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 53
+plan 58
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 fds() { ls "/proc/$XMPPD_PID/fd" | wc -l; }
@@ -90,9 +90,10 @@ is "$(prosody_session_count bot)" 1 "... with one session"
 check "disconnect" xmppd_ctl -t 10 disconnect
 check_fail "offline on the server" wait_for 3 prosody_has_session "$BOT_JID"
 ok "$(state_is offline && echo 0 || echo 1)" "state offline, daemon running"
-out=$(xmppd_ctl send "$BOT_JID" "into the void" 2>&1) && r=0 || r=$?
-is "$r" 1 "send while offline: exit 1, not silently dropped"
-like "$out" 'not online; the message was not sent' "... with the reason"
+out=$(xmppd_ctl send "$BOT_JID" "into the outbox" 2>&1) && r=0 || r=$?
+is "$r" 0 "send while offline: accepted into the outbox (exit 0)"
+like "$out" '^[0-9a-f]{24}$' "... and its id printed"
+like "$(xmppd_ctl queue)" "^$out +queued " "... and listed by queue, queued"
 check "presence while offline: kept for the next connect" \
     xmppd_ctl presence dnd "back soon"
 check "reconnect from offline" xmppd_ctl -t 20 reconnect
@@ -136,6 +137,15 @@ check "reauth with the new password: online" xmppd_ctl -t 20 reauth
 like "$(raw 'frobnicate\n')" '^ERR unknown ' "unknown command: ERR unknown"
 like "$(raw 'send onlyjid\n')" '^ERR usage ' "bad arguments: ERR usage"
 like "$(raw 'status \377\376\n')" '^ERR encoding ' "invalid UTF-8: ERR encoding"
+like "$(raw "send --type normal $BOT_JID {8}\\nline\\nend\\n")" '^OK [0-9a-f]{24}$' \
+    "a {N} payload with a newline: OK and the id"
+like "$(raw "send $BOT_JID {3}\\nabcd\\nstatus\\n")" \
+    '^ERR usage payload not followed by a newline' \
+    "a payload of the wrong length: ERR usage"
+unlike "$(raw "send $BOT_JID {3}\\nabcd\\nstatus\\n")" 'state' \
+    "... and the connection is closed (status not answered)"
+like "$(raw "send $BOT_JID {999999}\\n")" '^ERR too-long ' \
+    "a payload over 256 KiB: ERR too-long"
 long=$(head -c 5000 /dev/zero | tr '\0' a)
 like "$(raw "$long\\n")" '^ERR too-long ' "a 5000-byte line: ERR too-long"
 # A client that sends requests and never reads is dropped, not buffered.

@@ -397,6 +397,17 @@ keys_enums(void)
 		    "value 'deny' (expected accept or ignore)" },
 		{ "log_level = trace", "t.conf:2: log_level: invalid value "
 		    "'trace' (expected info or debug)" },
+		{ "outbox_rate = fast", "t.conf:2: outbox_rate: invalid rate "
+		    "'fast' (messages per second, e.g. 5 or 0.5, at most "
+		    "100000; 0 turns the limit off)" },
+		{ "outbox_rate = 1.2345", "t.conf:2: outbox_rate: invalid rate "
+		    "'1.2345' (messages per second, e.g. 5 or 0.5, at most "
+		    "100000; 0 turns the limit off)" },
+		{ "outbox_max_bytes = 65g", "t.conf:2: outbox_max_bytes: "
+		    "invalid size '65g' (bytes, or with k, m or g; at most 64g; "
+		    "0 for no limit)" },
+		{ "outbox_burst = 0", "t.conf:2: outbox_burst: 0 is out of "
+		    "range (1..100000)" },
 	};
 	static const char *yes[] = { "yes", "true", "on", "1", "YES", "On" };
 	static const char *no[] = { "no", "false", "off", "0", "No", "FALSE" };
@@ -909,7 +920,12 @@ printing(void)
 	    "auto_register = true\n"
 	    "resume_after_restart = on\n"
 	    "state_dir = /var/lib/bot\n"
-	    "log_level = debug\n";
+	    "log_level = debug\n"
+	    "outbox_max_messages = 50\n"
+	    "outbox_max_bytes = 2m\n"
+	    "outbox_lifetime = 3600\n"
+	    "outbox_rate = 0.5\n"
+	    "outbox_burst = 3\n";
 	static const char *want =
 	    "jid = Bot@example.org/res\n"
 	    "password = (set)\n"
@@ -932,7 +948,12 @@ printing(void)
 	    "auto_register = yes\n"
 	    "resume_after_restart = yes\n"
 	    "state_dir = /var/lib/bot\n"
-	    "log_level = debug\n";
+	    "log_level = debug\n"
+	    "outbox_max_messages = 50\n"
+	    "outbox_max_bytes = 2097152\n"
+	    "outbox_lifetime = 3600\n"
+	    "outbox_rate = 0.500\n"
+	    "outbox_burst = 3\n";
 	struct config	*c, *c2;
 	char		*out, *out2, *cause;
 
@@ -967,7 +988,12 @@ printing(void)
 	    "auto_register = no\n"
 	    "resume_after_restart = no\n"
 	    "state_dir = " LOCALSTATEDIR "/lib/xmppd\n"
-	    "log_level = info\n", "config_print: defaults");
+	    "log_level = info\n"
+	    "outbox_max_messages = 100000\n"
+	    "outbox_max_bytes = 268435456\n"
+	    "outbox_lifetime = 604800\n"
+	    "outbox_rate = 2.000\n"
+	    "outbox_burst = 20\n", "config_print: defaults");
 	/* Loading the password must not make it printable either. */
 	setenv("CREDENTIALS_DIRECTORY", "/nonexistent", 1);
 	free(c->password_file);

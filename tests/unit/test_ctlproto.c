@@ -11,6 +11,7 @@
 
 #include "ctlproto.h"
 #include "tap.h"
+#include "xmalloc.h"
 
 static int	parse(const char *, struct ctl_request *, const char **,
 		    const char **);
@@ -22,6 +23,8 @@ static void	test_bad_input(void);
 static void	test_unknown(void);
 static void	test_reply(void);
 static void	test_json(void);
+static void	test_frame(void);
+static void	test_send(void);
 
 static char	linebuf[CTL_LINE_MAX * 2 + 1];
 
@@ -330,6 +333,103 @@ test_json(void)
 	}
 }
 
+/* The {N} payload framing: complete, incomplete, malformed. */
+static void
+test_frame(void)
+{
+	struct ctl_frame	 f;
+	const char		*code, *err;
+	const char		*two = "send a@b {5}\nhello\nstatus\n";
+	char			*big;
+
+	is_int(ctl_frame(two, strlen(two), &f, &code, &err), 1,
+	    "a payload frame is complete");
+	ok(f.has_payload && f.payload_len == 5 && f.linelen == 8 &&
+	    memcmp(two + f.payload_off, "hello", 5) == 0 && f.framelen == 19,
+	    "line, payload and frame length");
+	is_int(ctl_frame(two + 19, strlen(two) - 19, &f, &code, &err), 1,
+	    "the next request follows");
+	ok(!f.has_payload && f.framelen == 7, "a line without a payload");
+	is_int(ctl_frame(two, 15, &f, &code, &err), 0,
+	    "an incomplete payload waits for more");
+	is_int(ctl_frame(two, 18, &f, &code, &err), 0,
+	    "... and so does a missing final newline");
+	is_int(ctl_frame("send a@b", 8, &f, &code, &err), 0,
+	    "an incomplete line waits");
+	is_int(ctl_frame("send a@b {5}\nhelloX", 19, &f, &code, &err), -1,
+	    "a payload not followed by a newline is refused");
+	is_str(code, CTL_ERR_USAGE, "... as usage");
+	is_int(ctl_frame("send a@b {262145}\n", 18, &f, &code, &err), -1,
+	    "a payload over 256 KiB is refused");
+	is_int(ctl_frame("send a@b {05}\n", 14, &f, &code, &err), -1,
+	    "a length with a leading zero is refused");
+	is_int(ctl_frame("send a@b {0}\n\n", 15, &f, &code, &err), 1,
+	    "an empty payload frames (send refuses it later)");
+	is_int(ctl_frame("send a@b hi {}\n", 15, &f, &code, &err), 1,
+	    "'{}' is text, not a length");
+	ok(!f.has_payload, "... without a payload");
+	is_int(ctl_frame("send a@b x{5}\n", 14, &f, &code, &err), 1,
+	    "'x{5}' is text too");
+	ok(!f.has_payload, "... without a payload");
+	is_int(ctl_frame("send a@b {2}\r\nhi\n", 18, &f, &code, &err), 1,
+	    "CR LF before a payload");
+	ok(f.has_payload && f.payload_len == 2, "... is fine");
+	big = xmalloc(CTL_LINE_MAX + 1);
+	memset(big, 'a', CTL_LINE_MAX + 1);
+	is_int(ctl_frame(big, CTL_LINE_MAX + 1, &f, &code, &err), -1,
+	    "no newline within 4096 bytes: too long");
+	is_str(code, CTL_ERR_TOOLONG, "... as too-long");
+	free(big);
+}
+
+static void
+test_send(void)
+{
+	struct ctl_send	 s;
+	const char	*code, *err;
+	char		 line[256];
+	int		 i;
+
+	strcpy(line, "send --type headline --wait received a@b c@d/r");
+	is_int(ctl_parse_send(line, strlen(line), "x\ny", 3, &s, &code, &err),
+	    0, "send with options and two recipients");
+	is_str(s.type, "headline", "type");
+	ok(s.wait == CTL_WAIT_RECEIVED && s.receipt,
+	    "--wait received asks for a receipt");
+	ok(s.nto == 2 && strcmp(s.to[1], "c@d/r") == 0, "recipients");
+	ok(s.bodylen == 3, "body is the payload");
+	strcpy(line, "send a@b");
+	is_int(ctl_parse_send(line, strlen(line), "", 0, &s, &code, &err), -1,
+	    "an empty body is refused");
+	strcpy(line, "send a@b");
+	is_int(ctl_parse_send(line, strlen(line), "a\001", 2, &s, &code, &err),
+	    -1, "a control character in the body is refused");
+	is_str(code, CTL_ERR_ENCODING, "... as encoding");
+	strcpy(line, "send a@b");
+	is_int(ctl_parse_send(line, strlen(line), "\xef\xbf\xbf", 3, &s, &code,
+	    &err), -1, "U+FFFF in the body is refused");
+	strcpy(line, "send --type groupchat a@b");
+	is_int(ctl_parse_send(line, strlen(line), "x", 1, &s, &code, &err), -1,
+	    "an unknown type is refused");
+	strcpy(line, "send --wait");
+	is_int(ctl_parse_send(line, strlen(line), "x", 1, &s, &code, &err), -1,
+	    "an option without its value is refused");
+	strcpy(line, "send --frob a@b");
+	is_int(ctl_parse_send(line, strlen(line), "x", 1, &s, &code, &err), -1,
+	    "an unknown option is refused");
+	strcpy(line, "send --receipt");
+	is_int(ctl_parse_send(line, strlen(line), "x", 1, &s, &code, &err), -1,
+	    "no recipient is refused");
+	strcpy(line, "send");
+	for (i = 0; i < CTL_MAX_RCPT + 1; i++)
+		strcat(line, " a@b");
+	is_int(ctl_parse_send(line, strlen(line), "x", 1, &s, &code, &err), -1,
+	    "33 recipients are refused");
+	strcpy(line, "status");
+	is_int(ctl_parse_send(line, strlen(line), "x", 1, &s, &code, &err), -1,
+	    "only send takes a payload");
+}
+
 int
 main(void)
 {
@@ -341,5 +441,7 @@ main(void)
 	test_unknown();
 	test_reply();
 	test_json();
+	test_frame();
+	test_send();
 	return done_testing();
 }
