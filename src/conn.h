@@ -49,6 +49,10 @@ typedef void (*conn_reply_cb)(void *arg, int ok, const char *code,
     const char *text);
 
 struct conn	*conn_new(struct xmppd *);
+/*
+ * Requests still in the iq table end with IQ_GONE here: a service freed
+ * before the connection must have called conn_iq_cancel() first.
+ */
 void		 conn_free(struct conn *);
 void		 conn_set_hooks(struct conn *, const struct conn_hooks *);
 /* Who learns that a shutdown has finished (the daemon: leave the loop). */
@@ -60,7 +64,10 @@ void		 conn_watch(struct conn *, void (*)(void *, enum conn_state,
 void		 conn_start(struct conn *);
 /* Clean shutdown; the stopped hook runs when the stream is closed. */
 void		 conn_shutdown(struct conn *);
-/* Addresses or routes changed: probe the link now. */
+/*
+ * Addresses or routes changed: online, probe the link now; waiting, retry
+ * at once, but only once per backoff step.
+ */
 void		 conn_network_changed(struct conn *);
 /*
  * Config reloaded: reconnect when connection settings changed (or when
