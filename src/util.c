@@ -180,7 +180,7 @@ utf8_valid(const char *s, size_t len)
  * mkdir -p with mode 0700 for each directory created; existing ones are
  * left as they are.  -1 with errno.
  */
-static int
+int
 mkdir_parents(const char *dir)
 {
 	char	*p, *s;

@@ -63,4 +63,7 @@ uint32_t	 rand_uniform(uint32_t upper);
  */
 size_t		 weighted_pick(const uint16_t *weights, size_t n);
 
+/* mkdir -p, 0700 for each directory created; -1 with errno. */
+int	mkdir_parents(const char *dir);
+
 #endif

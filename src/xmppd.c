@@ -29,6 +29,7 @@
 #include "roomconf.h"
 #include "outbox.h"
 #include "tls.h"
+#include "util.h"
 #include "xmalloc.h"
 #include "xmppd.h"
 
@@ -173,7 +174,7 @@ outbox_open(struct xmppd *x, char **cause)
 	struct outbox		*ob;
 	char			*dir;
 
-	if (mkdir(x->conf->state_dir, 0700) == -1 && errno != EEXIST) {
+	if (mkdir_parents(x->conf->state_dir) == -1) {
 		xasprintf(cause, "cannot create %s: %s", x->conf->state_dir,
 		    strerror(errno));
 		return NULL;

@@ -8,7 +8,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 50
+plan 51
 
 N=${OUTBOX_N:-2000}
 RATE=200
@@ -17,7 +17,7 @@ prosody_start || bail "prosody did not start"
 prosody_adduser bot "$BOT_PASSWORD"
 prosody_adduser watcher watchpw
 W="watcher@$DOMAIN"
-SPOOL=$T/state/outbox
+SPOOL=$T/new/parents/state/outbox
 
 # watcher NAME ARGS...: a receiving client in the background, dumping
 # messages to $T/NAME.json; waits until the server lists its session.
@@ -59,9 +59,12 @@ start() {
 	wait_for 5 test -s "$T/events.out" || :
 }
 
-write_conf "$T/xmppd.conf" outbox_rate=$RATE outbox_burst=10
+# state_dir's parents need not exist (an uninstalled build run by hand).
+write_conf "$T/xmppd.conf" outbox_rate=$RATE outbox_burst=10 \
+    state_dir="$T/new/parents/state"
 start "$T/xmppd.conf"
 check "online" xmppd_ctl -t 30 wait-online
+check "the spool is made with its parents" test -d "$T/new/parents/state/outbox"
 
 # --- sent while offline arrives once the server is back ----------------
 prosody_stop
@@ -168,7 +171,8 @@ like "$(cat "$T/bounce.err")" "bounced to nobody@$DOMAIN: service-unavailable" \
 
 # --- a full spool refuses and loses nothing -------------------------------
 xmppd_stop
-write_conf "$T/small.conf" outbox_rate=$RATE outbox_max_messages=3
+write_conf "$T/small.conf" outbox_rate=$RATE outbox_max_messages=3 \
+    state_dir="$T/new/parents/state"
 start "$T/small.conf"
 check "online" xmppd_ctl -t 30 wait-online
 check "disconnect" xmppd_ctl -t 20 disconnect
