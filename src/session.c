@@ -281,6 +281,22 @@ session_iq_request(struct conn *c, const struct stanza *s,
 	stanza_free(r);
 }
 
+/* A bounce: to the control hooks with its condition, body or not. */
+static void
+session_message_error(struct conn *c, const struct stanza *s,
+    const char *from)
+{
+	struct stanza	*err, *b;
+	const char	*cond = "undefined-condition", *text;
+
+	if ((err = stanza_child(s, "error", NULL)) != NULL)
+		cond = conn_error_condition(err, NS_STANZAS, &text);
+	b = stanza_child(s, "body", NULL);
+	if (c->hooks.message_error != NULL)
+		c->hooks.message_error(c->hooks.arg, from ? from : "", cond,
+		    b != NULL && stanza_text(b) != NULL ? stanza_text(b) : "");
+}
+
 void
 session_stanza(struct conn *c, const struct stanza *s)
 {
@@ -301,9 +317,11 @@ session_stanza(struct conn *c, const struct stanza *s)
 	if (svc_stanza(&c->services, s))
 		return;
 	if (strcmp(name, "message") == 0) {
-		if ((b = stanza_child(s, "body", NULL)) == NULL)
+		if (type != NULL && strcmp(type, "error") == 0) {
+			session_message_error(c, s, from);
 			return;
-		if (type != NULL && strcmp(type, "error") == 0)
+		}
+		if ((b = stanza_child(s, "body", NULL)) == NULL)
 			return;
 		if (c->hooks.message != NULL)
 			c->hooks.message(c->hooks.arg, from ? from : "",
