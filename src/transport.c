@@ -146,6 +146,13 @@ void
 transport_close(struct conn *c)
 {
 	if (c->bev != NULL) {
+		/*
+		 * Inside the bufferevent's own callback (a stream error read
+		 * from it), bufferevent_free() deletes its events only once
+		 * the callback returns, after the close() below: epoll then
+		 * fails on a closed descriptor.  Delete them now.
+		 */
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 	}
