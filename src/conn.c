@@ -816,6 +816,9 @@ conn_reconnect(struct conn *c)
 void
 conn_reauth(struct conn *c, const char *password)
 {
+	/* reauth means "the configured password": passwd's is dropped. */
+	freezero_str(c->passwd_set);
+	c->passwd_set = NULL;
 	conn_use_password(c, password);
 	c->auth_retry_noplus = 0;
 	sasl_forget_cache();	/* salted from the password replaced */

@@ -329,10 +329,10 @@ register_online_answer(void *arg, enum iq_outcome how,
 			log_info("password changed on the server");
 			register_reply(c, 1, NULL, "password changed on the "
 			    "server; store it in %s now: xmppd does not rewrite "
-			    "it. Until then, reload, SIGHUP and reauth keep the "
-			    "new password while the configured one is unchanged; "
-			    "a restart uses the configured one and fails to log "
-			    "in",
+			    "it. Until then, reload and SIGHUP keep the new "
+			    "password while the configured one is unchanged; "
+			    "reauth and a restart use the configured one and "
+			    "fail to log in",
 			    c->x->conf->password_file ?
 			    c->x->conf->password_file :
 			    c->x->conf->password_in_config ? c->x->conf->path :

@@ -12,7 +12,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 48
+plan 51
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 field() { xmppd_ctl status 2>/dev/null | awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }'; }
@@ -73,10 +73,10 @@ out=$(printf 'n3w-secret\n' | xmppd_ctl -t 20 passwd 2>&1) && r=0 || r=$?
 is "$r" 0 "passwd: exit 0"
 like "$out" "store it in $T/password now: xmppd does not rewrite it" \
     "passwd: the file is the operator's to update"
-like "$out" 'reload, SIGHUP and reauth keep the new password' \
+like "$out" 'reload and SIGHUP keep the new password' \
     "passwd: says what a reload does"
-like "$out" 'a restart uses the configured one' \
-    "passwd: says what a restart does"
+like "$out" 'reauth and a restart use the configured one' \
+    "passwd: says what reauth and a restart do"
 check "reload" xmppd_ctl -t 20 reload
 check "reconnect after reload: online (new password kept)" \
     xmppd_ctl -t 20 reconnect
@@ -96,7 +96,6 @@ out=$(xmppd_ctl -t 20 connect 2>&1) && r=0 || r=$?
 is "$r" 1 "connect to a removed account: exit 1"
 like "$(field last_error)" 'xmppd-ctl register.*auto_register' \
     "not-authorized with registration offered: hints at register"
-like "$(field sm)" '^no$' "status: no session shown in auth-failed"
 t0=$(ms)
 out=$(xmppd_ctl wait-online 2>&1) && r=0 || r=$?
 t1=$(ms)
@@ -104,6 +103,17 @@ is "$r" 1 "wait-online in auth-failed: exit 1"
 ok "$([ $((t1 - t0)) -lt 3000 ] && echo 0 || echo 1)" \
     "... at once ($((t1 - t0)) ms)"
 like "$out" 'state auth-failed.*not-authorized' "... with state and last error"
+
+# --- item 7: no session shown in auth-failed ---------------------------------
+prosody_adduser bot "$BOT_PASSWORD"
+check "reauth (the configured password): online" xmppd_ctl -t 20 reauth
+like "$(field sm)" '^resumable$' "online: a resumable session"
+prosody_passwd bot changed-elsewhere
+prosody_kill		# the link drops; the session would be resumable
+prosody_start || bail "prosody did not restart"
+check "password changed elsewhere, link lost: auth-failed" \
+    wait_for 20 state_is auth-failed
+is "$(field sm)" "no" "status: no session shown in auth-failed"
 xmppd_stop
 
 # --- item 5: host-unknown, retried, without a libevent error ------------------
