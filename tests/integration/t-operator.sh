@@ -12,7 +12,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 51
+plan 56
 
 state_is() { xmppd_ctl status 2>/dev/null | grep -Eq "^state +$1\$"; }
 field() { xmppd_ctl status 2>/dev/null | awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }'; }
@@ -67,6 +67,19 @@ check "send to a user that does not exist" \
 check "events: the bounce, type error, with its condition" \
     wait_grep 10 "\"from\":\"nobody@$DOMAIN\",\"type\":\"error\",\"body\":\"[^\"]*\",\"condition\":\"[a-z-]+\"" \
     "$T/events.out"
+
+# --- item 7: presence after a resume across a restart ---------------------
+xmppd_stop
+write_conf "$T/keep.conf" resume_after_restart=yes
+xmppd_start "$T/keep.conf"
+check "online (resume_after_restart)" xmppd_ctl -t 20 wait-online
+check "presence away" xmppd_ctl presence away "at lunch"
+sleep 0.5
+xmppd_stop
+xmppd_start "$T/keep.conf"
+check "online again" xmppd_ctl -t 20 wait-online
+like "$(field sm)" '^resumed$' "the kept session was resumed"
+is "$(field presence)" away "status: the presence the resumed session has"
 
 # --- item 1: passwd survives reload and SIGHUP ----------------------------------
 out=$(printf 'n3w-secret\n' | xmppd_ctl -t 20 passwd 2>&1) && r=0 || r=$?
