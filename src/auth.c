@@ -246,6 +246,19 @@ auth_success(struct conn *c, const struct stanza *s)
 	return conn_defer(c, CEV_SASL_SUCCESS, 0, NULL);
 }
 
+/* An unknown account looks like a wrong password: name the way out. */
+static const char *
+auth_register_hint(const struct conn *c, const char *cond)
+{
+	if (strcmp(cond, "not-authorized") != 0 || c->want_register ||
+	    c->features == NULL ||
+	    stanza_child(c->features, "register", NS_REG_FEATURE) == NULL)
+		return "";
+	return "; if the account does not exist yet, the server offers "
+	    "in-band registration: xmppd-ctl register (or auto_register = "
+	    "yes) creates it";
+}
+
 int
 auth_input(struct conn *c, const struct stanza *s)
 {
@@ -281,7 +294,7 @@ auth_input(struct conn *c, const struct stanza *s)
 	    strcmp(cond, "account-disabled") == 0 ||
 	    strcmp(cond, "invalid-authzid") == 0)
 		return conn_defer(c, CEV_SASL_FAILURE, 0, "authentication "
-		    "failed (%s): the server rejected the credentials for %s",
-		    cond, c->bare);
+		    "failed (%s): the server rejected the credentials for %s%s",
+		    cond, c->bare, auth_register_hint(c, cond));
 	return conn_defer(c, CEV_ERROR, 0, "authentication failed: %s", cond);
 }

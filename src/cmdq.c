@@ -162,10 +162,32 @@ cmdq_register_done(struct cmdq *q)
 		    "%s", conn_last_error(c));
 }
 
+/*
+ * wait-online: answered when online, and at once with the reason when the
+ * connection will not get there by itself (auth-failed, or offline on
+ * request): nobody waits for what cannot come.
+ */
 static void
 cmdq_answer_online_waiters(struct cmdq *q)
 {
-	cmdq_reply(&q->online_waiters, 1, NULL, conn_jid(q->conn));
+	struct conn	*c = q->conn;
+	const char	*err = conn_last_error(c);
+	char		 text[700];
+
+	if (TAILQ_EMPTY(&q->online_waiters))
+		return;
+	if (conn_state(c) == CONN_ONLINE) {
+		cmdq_reply(&q->online_waiters, 1, NULL, conn_jid(c));
+		return;
+	}
+	if (!conn_parked(c))
+		return;
+	snprintf(text, sizeof(text), "not online and not trying: state %s%s%s; "
+	    "%s", conn_state_name(conn_state(c)), *err ? ", last error: " : "",
+	    err, conn_state(c) == CONN_AUTH_FAILED ? "fix the credentials, "
+	    "then xmppd-ctl reauth or reload" : "xmppd-ctl connect brings it "
+	    "back online");
+	cmdq_reply(&q->online_waiters, 0, CTL_ERR_STATE, text);
 }
 
 /* After a state change: has the running command reached its outcome? */
@@ -176,8 +198,7 @@ cmdq_check(struct cmdq *q)
 	struct cmdq_op	*op = cmdq_cur(q);
 	enum conn_state	 st = conn_state(c);
 
-	if (st == CONN_ONLINE)
-		cmdq_answer_online_waiters(q);
+	cmdq_answer_online_waiters(q);
 	if (op == NULL || op->done)
 		return;
 	switch (op->cmd) {
@@ -325,9 +346,7 @@ cmdq_cb(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (conn_state(q->conn) == CONN_ONLINE &&
-	    !TAILQ_EMPTY(&q->online_waiters))
-		cmdq_answer_online_waiters(q);
+	cmdq_answer_online_waiters(q);
 	if (op != NULL && !op->started)
 		cmdq_start(q, op);
 }
@@ -345,7 +364,8 @@ cmdq_submit(struct cmdq *q, enum ctl_cmd cmd, const char *arg,
 	if (cmd == CTL_WAIT_ONLINE) {
 		w->list = &q->online_waiters;
 		TAILQ_INSERT_TAIL(&q->online_waiters, w, entry);
-		if (conn_state(q->conn) == CONN_ONLINE)
+		/* Answered from the loop, never under the caller. */
+		if (conn_state(q->conn) == CONN_ONLINE || conn_parked(q->conn))
 			event_active(q->ev, EV_TIMEOUT, 0);
 		return w;
 	}

@@ -42,7 +42,7 @@
 static const char *conn_state_names[CONN_STATE_MAX] = {
 	"offline", "resolving", "connecting", "securing", "registering",
 	"authenticating", "binding", "online", "waiting", "auth-failed",
-	"offline",
+	"closing",
 };
 
 static const char *conn_event_names[CEV_MAX] = {
@@ -117,6 +117,7 @@ static void	conn_begin(struct conn *, enum conn_event);
 static void	conn_closed(struct conn *, enum conn_event);
 static void	conn_close_clean(struct conn *, enum after_close);
 static void	conn_teardown(struct conn *);
+static void	conn_use_password(struct conn *, const char *);
 static int	conn_xml_stanza(void *, struct stanza *);
 
 static const struct xml_callbacks conn_xml_cbs = {
@@ -162,6 +163,13 @@ conn_retry_ms(const struct conn *c)
 	return c->retry_ms;
 }
 
+int
+conn_parked(const struct conn *c)
+{
+	return c->state == CONN_AUTH_FAILED ||
+	    (c->state == CONN_OFFLINE && !c->want_online);
+}
+
 /* ---------------------------------------------------------------------- */
 /* the state */
 
@@ -195,8 +203,7 @@ conn_set_state(struct conn *c, enum conn_state st, enum conn_event ev,
 	c->since = time(NULL);
 	log_set_context(conn_jid(c), conn_state_name(st));
 	log_info("state change %s -> %s, reason: %s (%s)",
-	    prev == CONN_CLOSING ? "closing" : conn_state_name(prev),
-	    st == CONN_CLOSING ? "closing" : conn_state_name(st), reason,
+	    conn_state_name(prev), conn_state_name(st), reason,
 	    conn_event_names[ev]);
 	notify_state(conn_state_name(st), conn_jid(c), reason, c->retry_ms,
 	    c->state == CONN_ONLINE ? c->peer : NULL);
@@ -272,7 +279,6 @@ conn_retry_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	c->retry_ms = 0;
-	c->reconnects++;
 	conn_begin(c, CEV_RETRY);
 }
 
@@ -317,7 +323,10 @@ conn_fail(struct conn *c, enum conn_event ev, uint32_t min_ms,
 {
 	if (reason != c->last_error)
 		strlcpy(c->last_error, reason, sizeof(c->last_error));
-	log_warnx("%s: %s", conn_jid(c), c->last_error);
+	if (ev == CEV_COMMAND)		/* asked for (unregister) */
+		log_info("%s: %s", conn_jid(c), c->last_error);
+	else
+		log_warnx("%s: %s", conn_jid(c), c->last_error);
 	if (!c->want_online || c->stopping) {
 		conn_teardown(c);
 		conn_set_state(c, CONN_OFFLINE, ev, c->last_error);
@@ -332,7 +341,7 @@ static void
 conn_auth_failed(struct conn *c, const char *why)
 {
 	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
-	log_warnx("%s: %s; not retrying until reauth, reload or SIGHUP",
+	log_errx("%s: %s; not retrying until reauth, reload or SIGHUP",
 	    conn_jid(c), why);
 	conn_teardown(c);
 	c->retry_ms = 0;
@@ -403,8 +412,8 @@ conn_resolved(void *arg, struct net_addrlist *list, const char *err)
 
 	c->netreq = NULL;
 	if (list == NULL) {
-		snprintf(why, sizeof(why), "cannot find the server for %s: %s",
-		    c->x->conf->jid.domain, err);
+		snprintf(why, sizeof(why), "cannot find %s: %s", c->looked_up,
+		    err);
 		conn_fsm(c, CEV_ERROR, why);
 		return;
 	}
@@ -422,6 +431,10 @@ conn_begin(struct conn *c, enum conn_event ev)
 
 	conn_teardown(c);
 	c->want_online = 1;
+	/* Every new attempt after the first, whatever caused it. */
+	if (c->attempted)
+		c->reconnects++;
+	c->attempted = 1;
 	mode = conf->tls == TLS_MODE_DIRECT ? NET_MODE_DIRECT :
 	    conf->tls == TLS_MODE_STARTTLS ? NET_MODE_STARTTLS : NET_MODE_AUTO;
 	/* A redirect (see-other-host) applies to the next attempt only. */
@@ -431,6 +444,16 @@ conn_begin(struct conn *c, enum conn_event ev)
 		host = redirect;
 		port = c->redirect_port;
 	}
+	if (host != NULL)
+		snprintf(c->looked_up, sizeof(c->looked_up), "the server host "
+		    "%s", host);
+	else
+		snprintf(c->looked_up, sizeof(c->looked_up), "the server for "
+		    "%s (SRV %s._tcp.%s, then the host %s)", conf->jid.domain,
+		    mode == NET_MODE_DIRECT ? "_xmpps-client" :
+		    mode == NET_MODE_STARTTLS ? "_xmpp-client" :
+		    "_xmpps-client and _xmpp-client", conf->jid.domain,
+		    conf->jid.domain);
 	conn_set_state(c, CONN_RESOLVING, ev, host ? host : conf->jid.domain);
 	c->netreq = net_resolve(c->x->base, conf->jid.domain, host, port, mode,
 	    conf->connect_timeout * 2, conn_resolved, c, &err);
@@ -452,6 +475,9 @@ conn_online(struct conn *c, enum conn_event ev)
 	snprintf(buf, sizeof(buf), "%s as %s", c->sm.resumed ?
 	    "session resumed, online" : "online", conn_jid(c));
 	conn_set_state(c, CONN_ONLINE, ev, buf);
+	/* Online again: an earlier failure is history (it is in the log). */
+	if (c->state == CONN_ONLINE)
+		c->last_error[0] = '\0';
 }
 
 static void
@@ -790,8 +816,10 @@ conn_reconnect(struct conn *c)
 void
 conn_reauth(struct conn *c, const char *password)
 {
-	freezero_str(c->password);
-	c->password = xstrdup(password ? password : "");
+	/* reauth means "the configured password": passwd's is dropped. */
+	freezero_str(c->passwd_set);
+	c->passwd_set = NULL;
+	conn_use_password(c, password);
 	c->auth_retry_noplus = 0;
 	sasl_forget_cache();	/* salted from the password replaced */
 	conn_restart(c);
@@ -838,6 +866,20 @@ conn_unregister(struct conn *c, conn_reply_cb cb, void *arg)
 /* ---------------------------------------------------------------------- */
 /* immediate commands and status */
 
+/* Never send text XML forbids, whoever handed it over (*err: static). */
+static int
+conn_text_refused(const char *s, const char *what, const char **err)
+{
+	static char	buf[64 + XML_TEXT_ERR_MAX];
+	char		why[XML_TEXT_ERR_MAX];
+
+	if (xml_text_valid(s, strlen(s), why, sizeof(why)))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s is not XML text: %s", what, why);
+	*err = buf;
+	return 1;
+}
+
 int
 conn_send_message(struct conn *c, const char *to, const char *body,
     const char **err)
@@ -848,6 +890,8 @@ conn_send_message(struct conn *c, const char *to, const char *body,
 	if (jid_parse(to, &j, err) == -1)
 		return -1;
 	jid_clear(&j);
+	if (conn_text_refused(body, "the message", err))
+		return -1;
 	if (c->state != CONN_ONLINE) {
 		*err = "not online; the message was not sent";
 		return -1;
@@ -869,6 +913,8 @@ conn_set_presence(struct conn *c, const char *show, const char *status,
 		*err = "SHOW must be " PRESENCE_SHOWS;
 		return -1;
 	}
+	if (status != NULL && conn_text_refused(status, "the status", err))
+		return -1;
 	if (show != NULL && strcmp(show, "available") == 0)
 		show = NULL;
 	free(c->show);
@@ -893,8 +939,10 @@ conn_status(const struct conn *c, void (*put)(void *, const char *,
 	put(arg, "tls", c->tls_desc[0] ? c->tls_desc : "-");
 	put(arg, "sasl", c->state == CONN_ONLINE && c->sasl_used[0] ?
 	    c->sasl_used : "-");
-	put(arg, "sm", c->sm.resumed ? "resumed" : c->sm.resumable ?
-	    "resumable" : c->sm.enabled ? "enabled" : "no");
+	/* No session without a login: none in offline or auth-failed. */
+	put(arg, "sm", c->state == CONN_OFFLINE ||
+	    c->state == CONN_AUTH_FAILED ? "no" : c->sm.resumed ? "resumed" :
+	    c->sm.resumable ? "resumable" : c->sm.enabled ? "enabled" : "no");
 	snprintf(buf, sizeof(buf), "%u", c->sm.resumptions);
 	put(arg, "resumptions", buf);
 	snprintf(buf, sizeof(buf), "%lld", (long long)c->since);
@@ -930,7 +978,6 @@ conn_network_changed(struct conn *c)
 		log_info("network changed: retrying now");
 		evtimer_del(c->ev_retry);
 		c->retry_ms = 0;
-		c->reconnects++;
 		conn_begin(c, CEV_NETWORK);
 		return;
 	}
@@ -973,6 +1020,28 @@ conn_hand_over(struct conn *c)
 	return 0;
 }
 
+/*
+ * The password to log in with: the one set by passwd while the configured
+ * one is still what it was at the change, else the configured one.
+ */
+static void
+conn_use_password(struct conn *c, const char *configured)
+{
+	if (configured == NULL)
+		configured = "";
+	freezero_str(c->password);
+	if (c->passwd_set != NULL && strcmp(configured, c->passwd_base) == 0) {
+		c->password = xstrdup(c->passwd_set);
+		log_info("using the password set by passwd, not the configured "
+		    "one (which has not changed since)");
+		return;
+	}
+	freezero_str(c->passwd_set);
+	freezero_str(c->passwd_base);
+	c->passwd_set = c->passwd_base = NULL;
+	c->password = xstrdup(configured);
+}
+
 static void
 conn_load_account(struct conn *c)
 {
@@ -980,8 +1049,7 @@ conn_load_account(struct conn *c)
 
 	free(c->bare);
 	c->bare = jid_bare(&conf->jid);
-	freezero_str(c->password);
-	c->password = xstrdup(conf->password ? conf->password : "");
+	conn_use_password(c, conf->password);
 	free(c->show);
 	free(c->status);
 	c->show = conf->presence_show ? xstrdup(conf->presence_show) : NULL;
@@ -1111,6 +1179,8 @@ conn_free(struct conn *c)
 	sm_free(&c->sm);
 	freezero_str(c->password);
 	freezero_str(c->passwd_new);
+	freezero_str(c->passwd_set);
+	freezero_str(c->passwd_base);
 	free(c->reg_text);
 	free(c->bare);
 	free(c->show);

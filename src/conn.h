@@ -42,6 +42,10 @@ struct conn_hooks {
 	void	(*presence)(void *arg, const char *from, const char *type,
 		    const char *show, const char *status);
 	void	*arg;
+	/* A message of type error (a bounce): its RFC 6120 condition, or
+	   "undefined-condition"; body "" when it has none. */
+	void	(*message_error)(void *arg, const char *from,
+		    const char *condition, const char *body);
 };
 
 /* The outcome of a command: ok, or an ERR code and text. */
@@ -108,6 +112,8 @@ const char	*conn_jid(const struct conn *);
 const char	*conn_account(const struct conn *);	/* the bare JID */
 const char	*conn_last_error(const struct conn *);	/* "" when none */
 uint32_t	 conn_retry_ms(const struct conn *);	/* while waiting */
+/* Not online and not trying: auth-failed, or offline on request. */
+int		 conn_parked(const struct conn *);
 
 /*
  * The service API: what modules above the connection (rooms, the outbox)

@@ -136,7 +136,9 @@ struct conn {
 	enum conn_state		 state;
 	time_t			 since;
 	char			 last_error[512];
-	unsigned int		 reconnects;
+	unsigned int		 reconnects;	/* attempts after the first */
+	int			 attempted;	/* the first one was made */
+	char			 looked_up[384];	/* what the resolver seeks */
 	int			 want_online;
 	int			 stopping;
 	enum after_close	 after_close;
@@ -159,6 +161,10 @@ struct conn {
 	int			 early_retry_ok;	/* this wait may be cut */
 	int			 early_retried;		/* the attempt was early */
 	char			*password;
+	/* Set by passwd: used instead of the configured password while
+	   that stays passwd_base (what was configured at the change). */
+	char			*passwd_set;
+	char			*passwd_base;
 	char			*bare;
 	char			*bound;
 	char			*show;

@@ -178,6 +178,27 @@ ctl_hook_message(void *arg, const char *from, const char *type,
 	free(b);
 }
 
+/* A bounce, as xmppd-ctl(1) documents it: type "error" and a condition. */
+static void
+ctl_hook_message_error(void *arg, const char *from, const char *condition,
+    const char *body)
+{
+	struct control	*ctl = arg;
+	char		*f, *cnd, *b, *json;
+
+	f = ctl_json_quote(from);
+	cnd = ctl_json_quote(condition);
+	b = ctl_json_quote(body);
+	xasprintf(&json, "{\"event\":\"message\",\"from\":%s,\"type\":"
+	    "\"error\",\"body\":%s,\"condition\":%s,\"time\":%lld}", f, b,
+	    cnd, (long long)time(NULL));
+	ctl_broadcast(ctl, json);
+	free(json);
+	free(f);
+	free(cnd);
+	free(b);
+}
+
 static void
 ctl_hook_presence(void *arg, const char *from, const char *type,
     const char *show, const char *status)
@@ -424,7 +445,8 @@ ctl_flush_now(struct ctl_client *cl)
 	if (len == 0 || (p = evbuffer_pullup(out, -1)) == NULL)
 		return;
 	if (write(bufferevent_getfd(cl->bev), p, len) != (ssize_t)len)
-		log_warnx("control: the handover reply did not go out whole");
+		log_warnx("control: a reply at exit did not go out whole");
+	evbuffer_drain(out, len);	/* written once, not again at exit */
 }
 
 static void
@@ -966,7 +988,7 @@ control_new(struct xmppd *x, const struct control_hooks *chooks,
 {
 	struct control		*ctl;
 	struct conn_hooks	 hooks = { ctl_hook_state, ctl_hook_message,
-	    ctl_hook_presence, NULL };
+	    ctl_hook_presence, NULL, NULL };
 	struct muc_hooks	 mhooks = { ctl_hook_room, ctl_hook_groupchat,
 	    ctl_hook_subject, ctl_hook_invite, ctl_hook_rooms_count, NULL };
 	struct outbox_hooks	 obhooks = { ctl_hook_outbox, NULL };
@@ -1000,6 +1022,7 @@ control_new(struct xmppd *x, const struct control_hooks *chooks,
 	ctl->ev_reap = event_new(x->base, -1, 0, ctl_reap_cb, ctl);
 	event_add(ctl->ev_accept, NULL);
 	hooks.arg = ctl;
+	hooks.message_error = ctl_hook_message_error;
 	conn_set_hooks(x->conn, &hooks);
 	mhooks.arg = ctl;
 	muc_set_hooks(x->muc, &mhooks);
@@ -1015,8 +1038,12 @@ control_free(struct control *ctl)
 
 	if (ctl == NULL)
 		return;
-	while ((cl = TAILQ_FIRST(&ctl->clients)) != NULL)
+	/* The loop has ended: answers given at shutdown go out now. */
+	while ((cl = TAILQ_FIRST(&ctl->clients)) != NULL) {
+		if (!cl->dead)
+			ctl_flush_now(cl);
 		ctl_client_free(cl);
+	}
 	event_free(ctl->ev_accept);
 	event_free(ctl->ev_resume);
 	event_free(ctl->ev_reap);

@@ -704,7 +704,8 @@ outbox_stanza(struct outbox *ob, const struct stanza *s)
 		free(cond);
 		ob_check(ob, d->msg);
 		ob_kick(ob);
-		return 1;
+		/* Not consumed: events shows the error message too. */
+		return 0;
 	}
 	if ((r = stanza_child(s, "received", OB_NS_RECEIPTS)) == NULL ||
 	    (id = stanza_attr(r, "id")) == NULL)

@@ -318,11 +318,22 @@ register_online_answer(void *arg, enum iq_outcome how,
 			freezero_str(c->password);
 			c->password = c->passwd_new;
 			c->passwd_new = NULL;
+			/* Kept across reloads while the configured one stays. */
+			freezero_str(c->passwd_set);
+			freezero_str(c->passwd_base);
+			c->passwd_set = xstrdup(c->password);
+			c->passwd_base = xstrdup(c->x->conf->password ?
+			    c->x->conf->password : "");
 			/* The old password's salted form is of no use now. */
 			sasl_forget_cache();
+			log_info("password changed on the server");
 			register_reply(c, 1, NULL, "password changed on the "
-			    "server; xmppd uses it until it stops: store it in "
-			    "%s now", c->x->conf->password_file ?
+			    "server; store it in %s now: xmppd does not rewrite "
+			    "it. Until then, reload and SIGHUP keep the new "
+			    "password while the configured one is unchanged; "
+			    "reauth and a restart use the configured one and "
+			    "fail to log in",
+			    c->x->conf->password_file ?
 			    c->x->conf->password_file :
 			    c->x->conf->password_in_config ? c->x->conf->path :
 			    "the credential file (/etc/xmppd/password)");
@@ -334,9 +345,11 @@ register_online_answer(void *arg, enum iq_outcome how,
 		}
 	} else if (how == IQ_RESULT) {
 		c->want_online = 0;
+		log_info("account %s removed from the server", c->bare);
 		register_reply(c, 1, NULL, "account %s removed from the "
 		    "server", c->bare);
-		conn_defer(c, CEV_ERROR, 0, "account removed");
+		/* Asked for: offline as after disconnect, not a failure. */
+		conn_defer(c, CEV_COMMAND, 0, "account removed on request");
 	} else
 		register_reply(c, 0, CTL_ERR_FAILED, "the server refused to "
 		    "remove the account (%s)", cond);

@@ -281,6 +281,22 @@ session_iq_request(struct conn *c, const struct stanza *s,
 	stanza_free(r);
 }
 
+/* A bounce: to the control hooks with its condition, body or not. */
+static void
+session_message_error(struct conn *c, const struct stanza *s,
+    const char *from)
+{
+	struct stanza	*err, *b;
+	const char	*cond = "undefined-condition", *text;
+
+	if ((err = stanza_child(s, "error", NULL)) != NULL)
+		cond = conn_error_condition(err, NS_STANZAS, &text);
+	b = stanza_child(s, "body", NULL);
+	if (c->hooks.message_error != NULL)
+		c->hooks.message_error(c->hooks.arg, from ? from : "", cond,
+		    b != NULL && stanza_text(b) != NULL ? stanza_text(b) : "");
+}
+
 void
 session_stanza(struct conn *c, const struct stanza *s)
 {
@@ -301,9 +317,11 @@ session_stanza(struct conn *c, const struct stanza *s)
 	if (svc_stanza(&c->services, s))
 		return;
 	if (strcmp(name, "message") == 0) {
-		if ((b = stanza_child(s, "body", NULL)) == NULL)
+		if (type != NULL && strcmp(type, "error") == 0) {
+			session_message_error(c, s, from);
 			return;
-		if (type != NULL && strcmp(type, "error") == 0)
+		}
+		if ((b = stanza_child(s, "body", NULL)) == NULL)
 			return;
 		if (c->hooks.message != NULL)
 			c->hooks.message(c->hooks.arg, from ? from : "",
@@ -439,6 +457,25 @@ session_sm_fill(FILE *f, void *arg)
 	sm_save(&c->sm, f, time(NULL));
 }
 
+static char *
+session_presence_path(const struct conn *c)
+{
+	char	*p;
+
+	xasprintf(&p, "%s/sm-presence.%s", c->x->conf->state_dir, c->bare);
+	return p;
+}
+
+/* The presence the kept session has, for status after the resume. */
+static void
+session_presence_fill(FILE *f, void *arg)
+{
+	struct conn	*c = arg;
+
+	fprintf(f, "%s\n%s", c->show ? c->show : "available",
+	    c->status ? c->status : "");
+}
+
 int
 session_sm_save(struct conn *c, char **cause)
 {
@@ -448,7 +485,46 @@ session_sm_save(struct conn *c, char **cause)
 	r = write_private_file(c->x->conf->state_dir, path, session_sm_fill,
 	    c, cause);
 	free(path);
-	return r;
+	if (r == -1)
+		return -1;
+	path = session_presence_path(c);
+	if (write_private_file(c->x->conf->state_dir, path,
+	    session_presence_fill, c, cause) == -1) {
+		free(path);
+		path = session_sm_path(c);
+		unlink(path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+/* The presence saved with the session: the one contacts still see. */
+static void
+session_presence_load(struct conn *c, int use)
+{
+	char	*path = session_presence_path(c), buf[PRESENCE_SAVED_MAX + 1];
+	char	*show, *status;
+	size_t	 len;
+	FILE	*f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		free(path);
+		return;
+	}
+	unlink(path);
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	if (use && presence_saved_parse(buf, len, &show, &status) == 0) {
+		free(c->show);
+		free(c->status);
+		c->show = show;
+		c->status = status;
+	} else if (use)
+		log_info("discarding the saved presence in %s: unreadable",
+		    path);
+	free(path);
 }
 
 /*
@@ -470,6 +546,7 @@ session_sm_load(struct conn *c)
 	/* Kept on SIGTERM (resume_after_restart) or by a handover. */
 	(void)sm_load(&c->sm, f, c->bare, time(NULL), &why);
 	fclose(f);
+	session_presence_load(c, why == NULL);
 	if (why != NULL)
 		log_info("discarding the saved session in %s: %s", path, why);
 	else

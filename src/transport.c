@@ -146,6 +146,13 @@ void
 transport_close(struct conn *c)
 {
 	if (c->bev != NULL) {
+		/*
+		 * Inside the bufferevent's own callback (a stream error read
+		 * from it), bufferevent_free() deletes its events only once
+		 * the callback returns, after the close() below: epoll then
+		 * fails on a closed descriptor.  Delete them now.
+		 */
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 	}
@@ -279,8 +286,15 @@ transport_tls_failed(struct conn *c)
 		    "with %s failed: the connection was closed", c->peer);
 	else if (SSL_get_verify_result(c->ssl) == X509_V_OK) {
 		ERR_error_string_n(e, buf, sizeof(buf));
+		/* Not a TLS record: a STARTTLS (or plain) port answered. */
 		snprintf(c->last_error, sizeof(c->last_error), "TLS handshake "
 		    "with %s failed: %s", c->peer, buf);
+		if (c->direct_tls &&
+		    ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER)
+			strncat(c->last_error, "; the port does not speak "
+			    "direct TLS: it may expect STARTTLS or plain XMPP "
+			    "(tls = starttls, or another port)",
+			    sizeof(c->last_error) - strlen(c->last_error) - 1);
 	} else
 		snprintf(c->last_error, sizeof(c->last_error), "TLS handshake "
 		    "with %s failed: %s", c->peer, tls_error_string(c->ssl));

@@ -394,6 +394,32 @@ strlcpy(char *dst, const char *src, size_t size)
 #endif
 
 int
+presence_saved_parse(const char *buf, size_t len, char **show,
+    char **status)
+{
+	const char	*nl;
+	char		 sh[16];
+	size_t		 n;
+
+	*show = *status = NULL;
+	if (len > PRESENCE_SAVED_MAX ||
+	    (nl = memchr(buf, '\n', len)) == NULL ||
+	    (n = nl - buf) == 0 || n >= sizeof(sh))
+		return -1;
+	memcpy(sh, buf, n);
+	sh[n] = '\0';
+	len -= n + 1;
+	if (!presence_show_valid(sh) || memchr(nl + 1, '\0', len) != NULL ||
+	    !xml_text_valid(nl + 1, len, NULL, 0))
+		return -1;
+	if (strcmp(sh, "available") != 0)
+		*show = xstrdup(sh);
+	if (len > 0)
+		*status = xstrndup(nl + 1, len);
+	return 0;
+}
+
+int
 presence_show_valid(const char *show)
 {
 	static const char *const shows[] = {

@@ -30,6 +30,15 @@ int		 write_private_file(const char *dir, const char *path,
  * 4.7.2.1).  The one list; PRESENCE_SHOWS names them for messages.
  */
 int		 presence_show_valid(const char *);
+/*
+ * The presence a saved session had, as written next to it: the show value
+ * on the first line, the status text (maybe empty, maybe several lines)
+ * after it.  0 with *show ("available" is NULL) and *status (NULL when
+ * empty) allocated, or -1 when the text is not such a presence.
+ */
+#define PRESENCE_SAVED_MAX	4096
+int		 presence_saved_parse(const char *buf, size_t len,
+		    char **show, char **status);
 #define PRESENCE_SHOWS	"available, away, chat, dnd or xa"
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t	 monotime_ms(void);

@@ -903,7 +903,8 @@ json_number(const char *key, const char *value)
 {
 	size_t	n;
 
-	if (strcmp(key, "reconnects") != 0 && strcmp(key, "since") != 0)
+	if (strcmp(key, "reconnects") != 0 && strcmp(key, "since") != 0 &&
+	    strcmp(key, "resumptions") != 0)
 		return 0;
 	n = strspn(value, "0123456789");
 	/* JSON has no leading zeros. */

@@ -9,7 +9,10 @@
 #    xmppd(8) nowhere says error messages are left out;
 #  - "Network changes" in xmppd(8): the log lines it quotes are in
 #    src/, and its 200 ms burst window and 5 s probe timeout are the
-#    values of NETWATCH_SETTLE_MS and PROBE_TIMEOUT.
+#    values of NETWATCH_SETTLE_MS and PROBE_TIMEOUT;
+#  - the state names: the names src/conn.c gives (status, events,
+#    STATUS=, the log) are each distinct, are the States of xmppd-ctl(1)
+#    and the STATES of xmppd(8), and the log uses no other name.
 set -eu
 : "${top_srcdir:=.}"
 ctl=$top_srcdir/man/xmppd-ctl.1
@@ -46,7 +49,7 @@ section() {
 	    on { print }' "$1"
 }
 
-echo "1..10"
+echo "1..14"
 
 ctl_types=$(msg_types "$ctl" '^An incoming message, with')
 daemon_types=$(msg_types "$daemon" '^An incoming message has the')
@@ -108,5 +111,31 @@ printf '%s\n' "$netchange" | grep -q "comes $settle milliseconds after" &&
     [ -n "$settle" ] && [ -n "$probe" ] && rc=0 || rc=1
 result $rc "Network changes: burst window and probe timeout match the code" \
     "NETWATCH_SETTLE_MS '$settle', PROBE_TIMEOUT '$probe'"
+
+# state names: one set everywhere
+code_states=$(awk '/conn_state_names\[CONN_STATE_MAX\] = \{/ { on = 1; next }
+    on && /^\};/ { exit } on' "$top_srcdir/src/conn.c" |
+    grep -o '"[a-z-]*"' | tr -d '"')
+ncode=$(printf '%s\n' "$code_states" | grep -c .) || :
+nuniq=$(printf '%s\n' "$code_states" | sort -u | grep -c .) || :
+[ "$ncode" -gt 0 ] && [ "$ncode" = "$nuniq" ] && rc=0 || rc=1
+result $rc "src/conn.c names each state once ($ncode names, $nuniq distinct)" \
+    "$code_states"
+code_states=$(printf '%s\n' "$code_states" | sort -u)
+ctl_states=$(awk '/^\.Ss States/ { on = 1; next } /^\.S[sh] / { on = 0 }
+    on && /^\.It Cm / { print $3 }' "$ctl" | sort)
+[ "$ctl_states" = "$code_states" ] && rc=0 || rc=1
+result $rc "xmppd-ctl(1) States lists the states of the code" \
+    "$(printf 'code:\n%s\nxmppd-ctl.1:\n%s' "$code_states" "$ctl_states")"
+daemon_states=$(awk '/^\.Sh STATES/ { on = 1; next } /^\.Sh / { on = 0 }
+    on && /^\.It Cm / { print $3 }' "$daemon" | sort)
+[ "$daemon_states" = "$code_states" ] && rc=0 || rc=1
+result $rc "xmppd(8) STATES lists the states of the code" \
+    "$(printf 'code:\n%s\nxmppd.8:\n%s' "$code_states" "$daemon_states")"
+# The log line is built from conn_state_name() only, no name of its own.
+grep -n '"state change' "$top_srcdir/src/conn.c" >/dev/null &&
+    ! grep -Eq '\? *"[a-z-]+" *: *conn_state_name' "$top_srcdir/src/conn.c" &&
+    rc=0 || rc=1
+result $rc "the log names states with conn_state_name() alone"
 
 [ "$failed" -eq 0 ]

@@ -335,6 +335,12 @@ _on_exit() {
 	set +e
 	_cleanup_procs
 	eval "${_at_exit_cmds:-:}"
+	# Every scripted-server case: the daemon's log has no libevent error.
+	if [ "$_bad_n" -gt 0 ] && [ "$_tap_skipped_all" = 0 ] &&
+	    ! no_libevent_errors; then
+		diag "a scripted-server case logged a libevent error (above)"
+		_tap_failed=$((_tap_failed + 1))
+	fi
 	if [ "${XMPPD_LIB_NO_TAP:-0}" = 1 ]; then
 		:
 	elif [ "$_tap_bailed" = 0 ] && [ "$_tap_skipped_all" = 0 ]; then
@@ -1087,6 +1093,24 @@ no_sanitizer_reports() {
 			diag "sanitizer report in $_f:"
 			grep -E -A20 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$_f" |
 				head -n 60 | sed 's/^/#   /'
+			_bad=1
+		fi
+	done
+	return "$_bad"
+}
+
+# no_libevent_errors: true when no xmppd log of this test has a libevent
+# warning or error (e.g. an event changed after its socket was closed).
+# Checked at exit by every test that started a scripted server.
+no_libevent_errors() {
+	local _f _bad
+	_bad=0
+	for _f in "$T"/xmppd.log*; do
+		[ -f "$_f" ] || continue
+		if grep -Eq '(warning|error|fatal): libevent:' "$_f"; then
+			diag "libevent error in $_f:"
+			grep -E '(warning|error|fatal): libevent:' "$_f" |
+				head -n 5 | sed 's/^/#   /'
 			_bad=1
 		fi
 	done

@@ -5,7 +5,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 11
+plan 12
 
 dns_start() {	# fakedns args...
 	rm -f "$T/dns.port"
@@ -71,6 +71,8 @@ xmppd_stop >/dev/null; dns_stop
 dns_start --mode servfail
 run servfail
 check "SERVFAIL: a clear error" wait_log 10 "cannot find the server for $DOMAIN"
+check "SERVFAIL: the error names the SRV names and the host looked up" \
+    grep -q "cannot find the server for $DOMAIN (SRV _xmpps-client and _xmpp-client._tcp.$DOMAIN, then the host $DOMAIN)" "$XMPPD_LOG"
 check "SERVFAIL: waiting to retry" wait_log 2 'state change resolving -> waiting'
 xmppd_stop >/dev/null; dns_stop
 

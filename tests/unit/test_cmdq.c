@@ -42,12 +42,15 @@ const char	*conn_jid(const struct conn *c) { (void)c; return "bot@x/r"; }
 const char	*conn_account(const struct conn *c) { (void)c; return "bot@x"; }
 const char	*conn_last_error(const struct conn *c) { (void)c; return "boom"; }
 uint32_t	 conn_retry_ms(const struct conn *c) { (void)c; return 1500; }
+/* Offline on request or auth-failed: will not go online by itself. */
+static int		 fake_parked;
+int		 conn_parked(const struct conn *c) { (void)c; return fake_parked; }
 
 const char *
 conn_state_name(enum conn_state s)
 {
 	return s == CONN_ONLINE ? "online" : s == CONN_WAITING ? "waiting" :
-	    "other";
+	    s == CONN_AUTH_FAILED ? "auth-failed" : "other";
 }
 
 int
@@ -220,6 +223,32 @@ main(void)
 	fake_set(CONN_ONLINE);
 	ok(r1.n == 1 && r1.ok, "online: reconnect answered OK");
 	spin(base);
+
+	/* issue 11 item 2: parked, wait-online answers at once, from the loop */
+	fake_state = CONN_AUTH_FAILED;
+	fake_parked = 1;
+	memset(&r3, 0, sizeof(r3));
+	cmdq_submit(q, CTL_WAIT_ONLINE, NULL, on_reply, &r3);
+	is_int(r3.n, 0, "parked: not answered under the submitter");
+	spin(base);
+	ok(r3.n == 1 && !r3.ok && strcmp(r3.code, CTL_ERR_STATE) == 0 &&
+	    strstr(r3.text, "state auth-failed") != NULL &&
+	    strstr(r3.text, "boom") != NULL,
+	    "wait-online in auth-failed: ERR state with state and last error "
+	    "(%s)", r3.text);
+	is_int(cmdq_waiting(q), 0, "no waiter left");
+	fake_state = CONN_WAITING;
+	fake_parked = 0;
+	memset(&r3, 0, sizeof(r3));
+	cmdq_submit(q, CTL_WAIT_ONLINE, NULL, on_reply, &r3);
+	spin(base);
+	is_int(r3.n, 0, "waiting (not parked): wait-online waits");
+	fake_parked = 1;
+	fake_set(CONN_OFFLINE);		/* disconnect */
+	ok(r3.n == 1 && !r3.ok && strstr(r3.text, "connect") != NULL,
+	    "offline on request: a pending wait-online is answered (%s)",
+	    r3.text);
+	fake_parked = 0;
 
 	/* shutdown answers everyone */
 	fake_state = CONN_WAITING;

@@ -122,6 +122,35 @@ test_xml_text(void)
 		    "xml text accepts case %zu", i);
 }
 
+/* Issue 11 item 7: the presence saved with a kept session. */
+static void
+test_presence_saved(void)
+{
+	static const char *bad[] = { "", "away", "\nx", "busy\nx",
+	    "away\na\x01", "away\n\xef\xbf\xbe", "away\nx\xff",
+	    "availableavailable\n" };
+	char	*show, *status;
+	size_t	 i;
+
+	ok(presence_saved_parse("away\nat lunch", 13, &show, &status) == 0 &&
+	    strcmp(show, "away") == 0 && strcmp(status, "at lunch") == 0,
+	    "away with a status");
+	free(show);
+	free(status);
+	ok(presence_saved_parse("available\n", 10, &show, &status) == 0 &&
+	    show == NULL && status == NULL, "available, no status: NULLs");
+	ok(presence_saved_parse("dnd\ntwo\nlines", 13, &show, &status) == 0 &&
+	    strcmp(status, "two\nlines") == 0, "a status of two lines");
+	free(show);
+	free(status);
+	for (i = 0; i < nitems(bad); i++)
+		ok(presence_saved_parse(bad[i], strlen(bad[i]), &show,
+		    &status) == -1 && show == NULL && status == NULL,
+		    "refused: case %zu", i);
+	ok(presence_saved_parse("away\na\0b", 8, &show, &status) == -1,
+	    "a NUL in the status is refused");
+}
+
 /*
  * Issue 10 item 14: SRV weights from the kernel.  An unseeded or
  * reseeded libc generator repeats its sequence; this must not.
@@ -174,5 +203,6 @@ main(void)
 	test_escape();
 	test_xml_text();
 	test_weighted();
+	test_presence_saved();
 	return done_testing();
 }
