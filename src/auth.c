@@ -1,7 +1,10 @@
 /*
  * auth.c: SASL on the stream.  It owns the SASL state of one attempt
  * (mechanism, channel binding, whether the server-final message was seen),
- * the mechanism pin (pin.c) and the one retry without channel binding.
+ * the mechanism pin (pin.c) and the one retry without channel binding,
+ * which the channel-binding pin allows only on first contact: once -PLUS
+ * worked, a rejected -PLUS parks as a possible downgrade; once it was
+ * rejected, later logins skip it (no failed login per start).
  */
 #include "compat.h"
 
@@ -82,6 +85,61 @@ auth_ssdp(struct conn *c)
 	sasl_set_ssdp(c->sasl, mechs, have_cbs ? cbs : NULL);
 }
 
+#define AUTH_PLUS_MECHS	(SASL_BIT(SASL_SCRAM_SHA1_PLUS) |		\
+			 SASL_BIT(SASL_SCRAM_SHA256_PLUS) |		\
+			 SASL_BIT(SASL_SCRAM_SHA512_PLUS))
+
+/* The server the channel-binding pin is kept for. */
+static const char *
+auth_server(const struct conn *c)
+{
+	return c->x->conf->server_host != NULL ? c->x->conf->server_host :
+	    c->x->conf->jid.domain;
+}
+
+static enum pin_cb
+auth_cb_pin(const struct conn *c)
+{
+	return pin_cb_load(c->x->conf->state_dir, c->bare, auth_server(c));
+}
+
+/* Remember how -PLUS went; a store failure is said once (pin.c). */
+static void
+auth_cb_record(struct conn *c, enum pin_cb cb)
+{
+	char	*cause = NULL;
+
+	if (pin_cb_store(c->x->conf->state_dir, c->bare, auth_server(c), cb,
+	    &cause) == -1) {
+		log_warnx("cannot remember the channel-binding outcome: %s",
+		    cause);
+		free(cause);
+	}
+}
+
+/* Set the status value; log a decision once, not at every login. */
+static void
+auth_cb_status(struct conn *c, const char *status)
+{
+	char	*path;
+
+	c->cb_status = status;
+	if (c->cb_said != NULL && strcmp(c->cb_said, status) == 0)
+		return;
+	c->cb_said = status;
+	if (strcmp(status, "refused-first") == 0) {
+		path = pin_cb_path(c->x->conf->state_dir, c->bare);
+		log_info("channel binding: not used with %s, which rejected "
+		    "-PLUS at first contact; logging in with SCRAM without "
+		    "binding (recorded in %s; remove it to try -PLUS again)",
+		    auth_server(c), path);
+		free(path);
+	} else if (strcmp(status, "used") == 0)
+		log_info("channel binding: used with %s; a later -PLUS "
+		    "failure will be refused as a possible downgrade",
+		    auth_server(c));
+}
+
 void
 auth_start(struct conn *c)
 {
@@ -91,9 +149,13 @@ auth_start(struct conn *c)
 	const char		*errstr, *user = c->x->conf->jid.local;
 	char			*b64, *out;
 	size_t			 len;
-	int			 pinned;
+	int			 pinned, cbpin;
 
 	auth_offer(c, &offer);
+	cbpin = auth_cb_pin(c);
+	/* -PLUS refused on first contact: not again, unless now listed. */
+	if (cbpin == PIN_CB_REFUSED && !offer.cb_list)
+		offer.no_plus = 1;
 	pinned = pin_load(c->x->conf->state_dir, c->bare);
 	offer.exclude = pin_exclude(pinned);
 	if (sasl_choose(&offer, &c->choice, &errstr) == -1) {
@@ -115,6 +177,9 @@ auth_start(struct conn *c)
 		conn_defer(c, CEV_ERROR, 0, "%s", errstr);
 		return;
 	}
+	if (c->choice.cb == SASL_CB_NONE)
+		auth_cb_status(c, (offer.no_plus && (offer.mechs &
+		    AUTH_PLUS_MECHS)) ? "refused-first" : "not-offered");
 	if (c->choice.cb != SASL_CB_NONE) {
 		cblen = sizeof(cbdata);
 		if (tls_cb_data(c->ssl, c->choice.cb, cbdata, &cblen) == -1) {
@@ -243,6 +308,11 @@ auth_success(struct conn *c, const struct stanza *s)
 			free(cause);
 		}
 	}
+	if (c->choice.cb != SASL_CB_NONE) {
+		auth_cb_record(c, PIN_CB_USED);
+		auth_cb_status(c, "used");
+	} else if (c->auth_retry_noplus && auth_cb_pin(c) == PIN_CB_UNKNOWN)
+		auth_cb_record(c, PIN_CB_REFUSED);
 	return conn_defer(c, CEV_SASL_SUCCESS, 0, NULL);
 }
 
@@ -276,6 +346,20 @@ auth_input(struct conn *c, const struct stanza *s)
 		return conn_defer(c, CEV_ERROR, 0, "unexpected <%s/> during "
 		    "authentication", name);
 	cond = conn_error_condition(s, NS_SASL, &text);
+	if (c->choice.cb != SASL_CB_NONE && !c->sasl_cb_list &&
+	    !c->auth_retry_noplus && auth_cb_pin(c) == PIN_CB_USED) {
+		char	*path = pin_cb_path(c->x->conf->state_dir, c->bare);
+		int	 r;
+
+		/* A man in the middle only has to relay one failure. */
+		auth_cb_status(c, "downgrade-refused");
+		r = conn_defer(c, CEV_SASL_FAILURE, 0, "%s rejected (%s) after "
+		    "channel binding worked with %s: possible downgrade, not "
+		    "retrying without binding; if intended, remove %s and "
+		    "reauth", c->sasl_used, cond, auth_server(c), path);
+		free(path);
+		return r;
+	}
 	if (c->choice.cb != SASL_CB_NONE && !c->sasl_cb_list &&
 	    !c->auth_retry_noplus) {
 		/*

@@ -246,6 +246,7 @@ conn_teardown(struct conn *c)
 	sasl_free(c->sasl);
 	c->sasl = NULL;
 	c->authenticated = 0;
+	c->auth_retry_noplus = 0;	/* only the pin outlives a stream */
 	c->sasl_final_seen = 0;
 	c->neg = NEG_NONE;
 	c->reg = REG_NONE;
@@ -939,6 +940,7 @@ conn_status(const struct conn *c, void (*put)(void *, const char *,
 	put(arg, "tls", c->tls_desc[0] ? c->tls_desc : "-");
 	put(arg, "sasl", c->state == CONN_ONLINE && c->sasl_used[0] ?
 	    c->sasl_used : "-");
+	put(arg, "channel_binding", c->cb_status ? c->cb_status : "-");
 	/* No session without a login: none in offline or auth-failed. */
 	put(arg, "sm", c->state == CONN_OFFLINE ||
 	    c->state == CONN_AUTH_FAILED ? "no" : c->sm.resumed ? "resumed" :

@@ -207,6 +207,8 @@ struct conn {
 	int			 sasl_cb_list;
 	int			 sasl_final_seen;
 	char			 sasl_used[32];
+	const char		*cb_status;	/* status channel_binding */
+	const char		*cb_said;	/* the decision last logged */
 
 	/* register.c */
 	int			 want_register;

@@ -1,12 +1,15 @@
 /*
  * pin.c: the downgrade pin, one small file per account in the state
- * directory: "SCRAM-SHA-256\n".  Written atomically (temp file, rename).
+ * directory: "SCRAM-SHA-256\n"; and the channel-binding record, one more
+ * per account: "used example.org\n" or "refused example.org\n" (the
+ * server it applies to).  Written atomically (temp file, rename).
  */
 #include "compat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pin.h"
 #include "util.h"
@@ -54,19 +57,33 @@ pin_exclude(int rank)
 	return bits;
 }
 
-char *
-pin_path(const char *state_dir, const char *bare)
+static const char *const cb_names[] = { "unknown", "used", "refused" };
+
+static char *
+pin_file(const char *state_dir, const char *prefix, const char *bare)
 {
 	char	*p;
 	size_t	 i, off;
 
-	xasprintf(&p, "%s/sasl-pin.%s", state_dir, bare);
+	xasprintf(&p, "%s/%s.%s", state_dir, prefix, bare);
 	/* A JID could carry a slash only in a resource; be safe anyway. */
 	off = strlen(state_dir) + 1;
 	for (i = off; p[i] != '\0'; i++)
 		if (p[i] == '/')
 			p[i] = '_';
 	return p;
+}
+
+char *
+pin_path(const char *state_dir, const char *bare)
+{
+	return pin_file(state_dir, "sasl-pin", bare);
+}
+
+char *
+pin_cb_path(const char *state_dir, const char *bare)
+{
+	return pin_file(state_dir, "sasl-cb", bare);
 }
 
 int
@@ -101,19 +118,14 @@ pin_fill(FILE *f, void *arg)
  * /usr/local/var), the failure is reported once, not at every login:
  * the same failure again returns 1 with nothing to say.
  */
-int
-pin_store(const char *state_dir, const char *bare, int rank, char **cause)
+static int
+pin_write(const char *state_dir, const char *path,
+    void (*fill)(FILE *, void *), void *arg, char **cause)
 {
 	static char	*said;
-	char		*path;
 	int		 r;
 
-	*cause = NULL;
-	if (rank <= pin_load(state_dir, bare))
-		return 0;
-	path = pin_path(state_dir, bare);
-	r = write_private_file(state_dir, path, pin_fill, &rank, cause);
-	free(path);
+	r = write_private_file(state_dir, path, fill, arg, cause);
 	if (r == 0) {
 		free(said);
 		said = NULL;
@@ -125,5 +137,82 @@ pin_store(const char *state_dir, const char *bare, int rank, char **cause)
 		free(said);
 		said = xstrdup(*cause);
 	}
+	return r;
+}
+
+int
+pin_store(const char *state_dir, const char *bare, int rank, char **cause)
+{
+	char	*path;
+	int	 r;
+
+	*cause = NULL;
+	if (rank <= pin_load(state_dir, bare))
+		return 0;
+	path = pin_path(state_dir, bare);
+	r = pin_write(state_dir, path, pin_fill, &rank, cause);
+	free(path);
+	return r;
+}
+
+enum pin_cb
+pin_cb_load(const char *state_dir, const char *bare, const char *server)
+{
+	char		*path = pin_cb_path(state_dir, bare), buf[300], *sp;
+	FILE		*f;
+	enum pin_cb	 cb = PIN_CB_UNKNOWN;
+	int		 i;
+
+	if ((f = fopen(path, "re")) != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (sp = strchr(buf, ' ')) != NULL) {
+			*sp++ = '\0';
+			sp[strcspn(sp, "\r\n")] = '\0';
+			for (i = PIN_CB_USED; i < (int)nitems(cb_names); i++)
+				if (strcmp(buf, cb_names[i]) == 0 &&
+				    strcasecmp(sp, server) == 0)
+					cb = i;
+		}
+		fclose(f);
+	}
+	free(path);
+	return cb;
+}
+
+struct cb_record {
+	enum pin_cb	 cb;
+	const char	*server;
+};
+
+static void
+pin_cb_fill(FILE *f, void *arg)
+{
+	struct cb_record	*rec = arg;
+
+	fprintf(f, "%s %s\n", cb_names[rec->cb], rec->server);
+}
+
+/*
+ * One record per account: the server it talks to now.  A server name
+ * with a line break or a space (not a host name) is not recorded.
+ */
+int
+pin_cb_store(const char *state_dir, const char *bare, const char *server,
+    enum pin_cb cb, char **cause)
+{
+	struct cb_record	 rec;
+	char			*path;
+	int			 r;
+
+	*cause = NULL;
+	if (cb <= PIN_CB_UNKNOWN || cb >= (int)nitems(cb_names) ||
+	    server[strcspn(server, " \r\n")] != '\0' || strlen(server) > 255 ||
+	    pin_cb_load(state_dir, bare, server) == cb)
+		return 0;
+	rec.cb = cb;
+	rec.server = server;
+	path = pin_cb_path(state_dir, bare);
+	r = pin_write(state_dir, path, pin_cb_fill, &rec, cause);
+	free(path);
 	return r;
 }

@@ -2,6 +2,9 @@
  * pin.h: SASL mechanism pinning.  Once a SCRAM mechanism has worked for
  * an account, the state directory remembers its strength, and a later
  * offer of only weaker mechanisms is refused as a possible downgrade.
+ * It also remembers, per account and server, how channel binding (-PLUS)
+ * went: used (a later -PLUS failure is a possible downgrade) or refused
+ * at first contact (later logins go straight to SCRAM without binding).
  * A leaf module: no logging.
  */
 #ifndef XMPPD_PIN_H
@@ -27,5 +30,20 @@ int		 pin_store(const char *state_dir, const char *bare, int rank,
 		    char **cause);
 /* The pin file's path (new string). */
 char		*pin_path(const char *state_dir, const char *bare);
+
+/* How -PLUS went with an account's server. */
+enum pin_cb {
+	PIN_CB_UNKNOWN = 0,	/* no record, or one for another server */
+	PIN_CB_USED,		/* -PLUS worked */
+	PIN_CB_REFUSED		/* -PLUS rejected at first contact */
+};
+
+enum pin_cb	 pin_cb_load(const char *state_dir, const char *bare,
+		    const char *server);
+/* Record the outcome; returns as pin_store. */
+int		 pin_cb_store(const char *state_dir, const char *bare,
+		    const char *server, enum pin_cb, char **cause);
+/* The channel-binding record's path (new string). */
+char		*pin_cb_path(const char *state_dir, const char *bare);
 
 #endif

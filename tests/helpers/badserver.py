@@ -54,6 +54,11 @@ then presence is accepted and pings are answered.  Scenarios:
     final-challenge     the SCRAM server-final message in a <challenge/>
                         (RFC 6120 6.3.10), then, after the client's empty
                         <response/>, one more challenge (EXTRA-CHALLENGE)
+    plus-ok             TLS 1.2 at most; -PLUS (SCRAM-SHA-1-PLUS by default)
+                        with tls-unique is checked and accepted
+    plus-then-reject    as plus-ok on the first connection; later ones
+                        reject -PLUS (what a client sees when a man in the
+                        middle relays a server's binding failure)
     redirect-online     after bind, see-other-host pointing at this server
                         itself: every session ends right after login
     iq-spoof            online, answers from the wrong sender with the
@@ -96,8 +101,9 @@ SCENARIOS = (
     'policy-violation', 'reset', 'not-authorized-mid', 'tcp-reset', 'silent',
     'no-starttls', 'register-oob', 'register-captcha', 'register-form',
     'register-not-acceptable', 'ssdp-ok', 'ssdp-mismatch', 'iq-spoof',
-    'final-challenge', 'redirect-online',
+    'final-challenge', 'redirect-online', 'plus-ok', 'plus-then-reject',
 )
+PLUS_SCENARIOS = ('plus-ok', 'plus-then-reject')
 POST_BIND_ERRORS = {
     'conflict': 'conflict', 'system-shutdown': 'system-shutdown',
     'policy-violation': 'policy-violation', 'reset': 'reset',
@@ -280,9 +286,17 @@ def do_scram(c, args, mech, first_b64):
         return sasl_failure(c, 'malformed-request', mech, 'bad client-first')
     cbflag, _authzid, bare = parts
     gs2 = '%s,%s,' % (cbflag, _authzid)
+    cbdata = b''
     if cbflag.startswith('p='):
-        return sasl_failure(c, 'malformed-request', mech,
-                            'channel binding requested but not offered')
+        if args.scenario == 'plus-ok' or \
+                (args.scenario == 'plus-then-reject' and c.n == 1):
+            if cbflag != 'p=tls-unique' or not mech.endswith('-PLUS'):
+                return sasl_failure(c, 'malformed-request', mech,
+                                    'unsupported binding %s' % cbflag)
+            cbdata = c.sock.get_channel_binding('tls-unique')
+        else:
+            return sasl_failure(c, 'malformed-request', mech,
+                                'channel binding requested but not offered')
     attrs = dict(kv.split('=', 1) for kv in bare.split(',') if '=' in kv)
     user = attrs.get('n', '').replace('=2C', ',').replace('=3D', '=')
     cnonce = attrs.get('r', '')
@@ -320,7 +334,7 @@ def do_scram(c, args, mech, first_b64):
         return sasl_failure(c, 'malformed-request', mech, 'no proof')
     without_proof, proof_b64 = final.rsplit(',p=', 1)
     fattrs = dict(kv.split('=', 1) for kv in without_proof.split(',') if '=' in kv)
-    if fattrs.get('c') != base64.b64encode(gs2.encode()).decode():
+    if fattrs.get('c') != base64.b64encode(gs2.encode() + cbdata).decode():
         return sasl_failure(c, 'not-authorized', mech, 'channel binding data mismatch')
     if fattrs.get('r') != nonce:
         return sasl_failure(c, 'not-authorized', mech, 'nonce mismatch')
@@ -683,8 +697,10 @@ def main():
     p.add_argument('--domain', default='xmppd.test')
     p.add_argument('--user', default='bot')
     p.add_argument('--password', default='secret')
-    p.add_argument('--mechanisms', default='SCRAM-SHA-1,PLAIN',
-                   help='comma-separated: SCRAM-SHA-1, SCRAM-SHA-256, PLAIN')
+    p.add_argument('--mechanisms', default=None,
+                   help='comma-separated: SCRAM-SHA-1, SCRAM-SHA-256, '
+                   'their -PLUS forms, PLAIN (default SCRAM-SHA-1,PLAIN; '
+                   'SCRAM-SHA-1-PLUS,SCRAM-SHA-1 in the plus-* scenarios)')
     p.add_argument('--delay', type=float, default=2.0,
                    help='after bind, wait at most this long for presence')
     p.add_argument('--ping-client', type=float, default=0,
@@ -693,6 +709,9 @@ def main():
     p.add_argument('--max-seconds', type=float, default=120)
     p.add_argument('--max-connections', type=int, default=200)
     args = p.parse_args()
+    if args.mechanisms is None:
+        args.mechanisms = 'SCRAM-SHA-1-PLUS,SCRAM-SHA-1' \
+            if args.scenario in PLUS_SCENARIOS else 'SCRAM-SHA-1,PLAIN'
     if args.scenario == 'see-other-host' and not args.redirect_port:
         p.error('see-other-host needs --redirect-port')
     for m in args.mechanisms.split(','):
@@ -704,6 +723,9 @@ def main():
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
+    if args.scenario in PLUS_SCENARIOS:
+        # tls-unique exists only below TLS 1.3 (RFC 9266).
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
 
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -73,6 +73,31 @@ main(void)
 	    cause != NULL, "a different failure is said");
 	free(cause);
 
+	/* The channel-binding record: per account and server. */
+	is_int(pin_cb_load(sub, "bot@example.org", "example.org"),
+	    PIN_CB_UNKNOWN, "no channel-binding record: unknown");
+	is_int(pin_cb_store(sub, "bot@example.org", "example.org",
+	    PIN_CB_REFUSED, &cause), 0, "store refused");
+	is_int(pin_cb_load(sub, "bot@example.org", "example.org"),
+	    PIN_CB_REFUSED, "load gives refused");
+	is_int(pin_cb_load(sub, "bot@example.org", "other.example"),
+	    PIN_CB_UNKNOWN, "another server: unknown");
+	is_int(pin_cb_load(sub, "alice@example.org", "example.org"),
+	    PIN_CB_UNKNOWN, "another account: unknown");
+	is_int(pin_cb_store(sub, "bot@example.org", "example.org",
+	    PIN_CB_USED, &cause), 0, "store used");
+	is_int(pin_cb_load(sub, "bot@example.org", "EXAMPLE.org"),
+	    PIN_CB_USED, "load gives used (host names ignore case)");
+	is_int(pin_cb_store(sub, "bot@example.org", "bad host",
+	    PIN_CB_USED, &cause), 0, "a server name with a space ...");
+	is_int(pin_cb_load(sub, "bot@example.org", "example.org"),
+	    PIN_CB_USED, "... is not recorded");
+	is_int(pin_load(sub, "bot@example.org"), -1,
+	    "the mechanism pin (removed above) is a separate file");
+	path = pin_cb_path(sub, "bot@example.org");
+	unlink(path);
+	free(path);
+
 	/* Missing parents are created, each 0700. */
 	snprintf(deep, sizeof(deep), "%s/var/lib/xmppd", dir);
 	is_int(pin_store(deep, "bot@example.org", 2, &cause), 0,
