@@ -18,6 +18,7 @@
 #include "notify.h"
 #include "session.h"
 #include "stanza.h"
+#include "stats.h"
 #include "transport.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -117,6 +118,7 @@ session_ping_answer(void *arg, enum iq_outcome how, const struct stanza *r)
 	case IQ_RESULT:
 	case IQ_ERROR:
 		/* An error reply still proves the link is alive. */
+		stats_ping_answered();
 		session_pong(c);
 		break;
 	case IQ_TIMEOUT:
@@ -146,6 +148,7 @@ session_ping(struct conn *c, unsigned int secs)
 	evtimer_del(c->ev_ping_interval);
 	c->ping_outstanding = 1;
 	c->ping_wait = secs;
+	stats_ping_sent();
 	transport_send_iq(c, iq, secs, session_ping_answer, &c->arg_ping);
 	if (c->sm.enabled)	/* and learn what the server has received */
 		session_send_r(c);
@@ -288,6 +291,7 @@ session_stanza(struct conn *c, const struct stanza *s)
 	const char	*from = stanza_attr(s, "from"), *id = stanza_attr(s, "id");
 	struct stanza	*b, *p, *sh, *st;
 
+	stats.stanzas_in++;
 	if (strcmp(name, "iq") == 0) {
 		if (type == NULL || id == NULL)
 			return;
