@@ -6,7 +6,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 34
+plan 39
 
 command -v promtool >/dev/null 2>&1 || bail "promtool is not installed (Debian package prometheus)"
 
@@ -97,6 +97,24 @@ is "$(sample xmppd_state 'state="auth-failed"')" 1 "metrics: state auth-failed"
 xmppd_ctl metrics >"$T/metrics2.txt"
 check "promtool still accepts it" \
     sh -c "promtool check metrics <'$T/metrics2.txt' >/dev/null 2>&1"
+
+# The example unit's command (systemd's "$$" is the shell's "$"), pointed
+# at this daemon's socket: the file appears whole, and promtool reads it.
+cmd=$(sed -n '/^ExecStart=/,/fi.$/p' "$top_builddir/systemd/xmppd-metrics@.service" |
+    sed -e 's/^ExecStart=//' -e 's/\\$//' -e 's/\$\$/$/g' -e 's/%i/t/g' |
+    tr '\n' ' ')
+cmd=$(printf '%s' "$cmd" | sed -e "s|[^ ]*/xmppd-ctl -t 10 -i \"t\"|'$XMPPD_CTL' -t 10 -s '$XMPPD_SOCK'|" \
+    -e "s|^/bin/sh -c '||" -e "s|' *\$||")
+mkdir -p "$T/textfile"
+check "the example unit's command writes the textfile" \
+    env TEXTFILE_DIR="$T/textfile" sh -c "$cmd"
+check "... xmppd-t.prom, which promtool accepts" \
+    sh -c "promtool check metrics <'$T/textfile/xmppd-t.prom' >/dev/null 2>&1"
+is "$(ls "$T/textfile")" "xmppd-t.prom" "... and no temporary file is left"
+xmppd_stop
+env TEXTFILE_DIR="$T/textfile" sh -c "$cmd" 2>/dev/null && r=0 || r=$?
+isnt "$r" 0 "with the daemon gone, the command fails"
+is "$(ls "$T/textfile")" "" "... and removes the stale file"
 
 check "no sanitizer reports" no_sanitizer_reports
 done_testing
