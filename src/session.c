@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "config.h"
 #include "conn_priv.h"
 #include "log.h"
@@ -47,6 +48,7 @@ session_send_presence(struct conn *c)
 		snprintf(prio, sizeof(prio), "%d", c->x->conf->priority);
 		stanza_add_text_child(p, "priority", NULL, prio);
 	}
+	caps_add_to_presence(p);
 	transport_send(c, p, 0);
 	stanza_free(p);
 }
@@ -255,19 +257,13 @@ session_iq_request(struct conn *c, const struct stanza *s,
 	if (ns != NULL && strcmp(ns, NS_PING) == 0)
 		r = session_iq_reply(s, "result");
 	else if (ns != NULL && strcmp(ns, NS_DISCO_INFO) == 0 &&
-	    stanza_attr(q, "node") == NULL) {
+	    caps_node_ours(stanza_attr(q, "node"))) {
+		/* No node, or XEP-0115's node#ver: the same answer. */
 		r = session_iq_reply(s, "result");
 		rq = stanza_add_child(r, "query", NS_DISCO_INFO);
-		e = stanza_add_child(rq, "identity", NULL);
-		stanza_set_attr(e, "category", "client");
-		stanza_set_attr(e, "type", "bot");
-		stanza_set_attr(e, "name", PACKAGE_NAME);
-		stanza_set_attr(stanza_add_child(rq, "feature", NULL), "var",
-		    NS_DISCO_INFO);
-		stanza_set_attr(stanza_add_child(rq, "feature", NULL), "var",
-		    NS_PING);
-		stanza_set_attr(stanza_add_child(rq, "feature", NULL), "var",
-		    NS_VERSION);
+		if (stanza_attr(q, "node") != NULL)
+			stanza_set_attr(rq, "node", stanza_attr(q, "node"));
+		caps_add_query(rq);
 	} else if (ns != NULL && strcmp(ns, NS_VERSION) == 0) {
 		r = session_iq_reply(s, "result");
 		rq = stanza_add_child(r, "query", NS_VERSION);
