@@ -33,6 +33,23 @@ session_send_r(struct conn *c)
 	transport_send_raw(c, R_ELEMENT, sizeof(R_ELEMENT) - 1);
 }
 
+/*
+ * XEP-0352: a bot needs nothing at once, so it tells a server that offers
+ * client state indication that it is inactive, after a login and after a
+ * resume (XEP-0352 5.2: resumption does not restore the state).
+ */
+static void
+session_csi(struct conn *c)
+{
+	static const char	inactive[] = "<inactive xmlns='" NS_CSI "'/>";
+
+	if (!c->x->conf->csi || c->features == NULL ||
+	    stanza_child(c->features, "csi", NS_CSI) == NULL)
+		return;
+	transport_send_raw(c, inactive, sizeof(inactive) - 1);
+	log_debug("client state indication: inactive");
+}
+
 void
 session_send_presence(struct conn *c)
 {
@@ -90,6 +107,7 @@ session_online(struct conn *c)
 			free(it);
 		}
 	}
+	session_csi(c);
 	evtimer_add(c->ev_stable, &tv);
 	if (c->x->conf->ping_interval > 0) {
 		tv.tv_sec = c->x->conf->ping_interval;
