@@ -6,7 +6,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 12
+plan 13
 
 PLOG=$PROSODY_DIR/prosody.log
 prosody_start --cfg 'smacks_hibernation_time = 30' \
@@ -48,4 +48,5 @@ xmppd_ctl -t 20 wait-online >/dev/null || :
 sleep 1
 is "$(count_grep 'client state indication' "$XMPPD_LOG")" 0 \
     "csi = no: nothing sent"
+check "no sanitizer reports" no_sanitizer_reports
 done_testing
