@@ -112,6 +112,7 @@ static int	 set_outbox_max_bytes(struct config *, const char *, char **);
 static int	 set_outbox_lifetime(struct config *, const char *, char **);
 static int	 set_outbox_rate(struct config *, const char *, char **);
 static int	 set_outbox_burst(struct config *, const char *, char **);
+static int	 set_csi(struct config *, const char *, char **);
 
 static int	 read_file(int, const char *, size_t, char **, size_t *,
 		    char **);
@@ -149,6 +150,7 @@ static const struct conf_key conf_keys[] = {
 	{ "outbox_lifetime",	set_outbox_lifetime },
 	{ "outbox_rate",	set_outbox_rate },
 	{ "outbox_burst",	set_outbox_burst },
+	{ "csi",		set_csi },
 };
 /* clang-format on */
 
@@ -663,6 +665,12 @@ set_outbox_burst(struct config *c, const char *v, char **msg)
 	return parse_uint(v, 1, 100000, &c->outbox_burst, msg);
 }
 
+static int
+set_csi(struct config *c, const char *v, char **msg)
+{
+	return parse_bool(v, &c->csi, msg);
+}
+
 static void
 conf_defaults(struct config *c, const char *name)
 {
@@ -681,6 +689,7 @@ conf_defaults(struct config *c, const char *name)
 	c->outbox_lifetime = CONFIG_DEFAULT_OUTBOX_LIFETIME;
 	c->outbox_rate_milli = CONFIG_DEFAULT_OUTBOX_RATE_MILLI;
 	c->outbox_burst = CONFIG_DEFAULT_OUTBOX_BURST;
+	c->csi = 1;
 }
 
 /* Record the first error as "NAME[:LINE][: KEY]: message"; returns -1. */
@@ -1268,4 +1277,5 @@ config_print(const struct config *c, FILE *f)
 	    (unsigned long long)(c->outbox_rate_milli / 1000),
 	    (unsigned long long)(c->outbox_rate_milli % 1000));
 	fprintf(f, "outbox_burst = %u\n", c->outbox_burst);
+	fprintf(f, "csi = %s\n", c->csi ? "yes" : "no");
 }

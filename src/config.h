@@ -60,6 +60,7 @@ struct config {
 	unsigned int	 outbox_lifetime;	/* seconds, 0: forever */
 	uint64_t	 outbox_rate_milli;	/* messages/s x1000, 0: off */
 	unsigned int	 outbox_burst;
+	int		 csi;		/* XEP-0352: inactive when offered */
 };
 
 /*

@@ -32,6 +32,7 @@
 #include "notify.h"
 #include "register.h"
 #include "session.h"
+#include "stats.h"
 #include "stanza.h"
 #include "transport.h"
 #include "util.h"
@@ -209,6 +210,10 @@ conn_set_state(struct conn *c, enum conn_state st, enum conn_event ev,
 	    c->state == CONN_ONLINE ? c->peer : NULL);
 	if (c->hooks.state != NULL)
 		c->hooks.state(c->hooks.arg, prev, st, reason);
+	if (st == CONN_ONLINE)
+		stats_online(c->sm.resumed);
+	else if (prev == CONN_ONLINE)
+		stats_offline();
 	if (st == CONN_ONLINE)
 		svc_online(&c->services, c->sm.resumed);
 	else if (prev == CONN_ONLINE)
@@ -481,10 +486,37 @@ conn_online(struct conn *c, enum conn_event ev)
 		c->last_error[0] = '\0';
 }
 
+/* Count an attempt or a session that failed, by its class (stats.h). */
+static void
+conn_count_failure(struct conn *c, enum conn_event ev)
+{
+	if (c->state == CONN_CLOSING || c->state == CONN_OFFLINE ||
+	    c->state == CONN_WAITING)
+		return;
+	switch (ev) {
+	case CEV_SASL_FAILURE:
+		stats_failure(STATS_FAIL_AUTH);
+		break;
+	case CEV_STREAM_ERROR:
+		stats_failure(STATS_FAIL_STREAM);
+		break;
+	case CEV_ERROR:
+	case CEV_TIMEOUT:
+	case CEV_CLOSED:
+	case CEV_PING_TIMEOUT:
+		stats_failure(c->tls_handshaking ? STATS_FAIL_TLS :
+		    STATS_FAIL_NETWORK);
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 conn_handle(struct conn *c, enum conn_event ev, uint32_t min_ms,
     const char *reason)
 {
+	conn_count_failure(c, ev);
 	switch (ev) {
 	case CEV_NONE:
 	case CEV_STANZA:
@@ -506,6 +538,7 @@ conn_handle(struct conn *c, enum conn_event ev, uint32_t min_ms,
 		conn_set_state(c, CONN_CONNECTING, ev, reason);
 		break;
 	case CEV_TCP_UP:
+		stats.connects++;
 		conn_set_state(c, CONN_SECURING, ev, reason);
 		if (c->direct_tls)
 			transport_start_tls(c);

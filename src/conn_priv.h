@@ -47,6 +47,7 @@
 #define NS_OOB		"jabber:x:oob"
 #define NS_SASL_CB	"urn:xmpp:sasl-cb:0"
 #define NS_SM		"urn:xmpp:sm:3"
+#define NS_CSI		"urn:xmpp:csi:0"
 
 #define NEGOTIATION_TIMEOUT	30	/* seconds per negotiation step */
 #define CLOSE_TIMEOUT_MS	1000	/* wait for the server's </stream> */

@@ -28,6 +28,7 @@
 #include "control.h"
 #include "ctlproto.h"
 #include "log.h"
+#include "metrics.h"
 #include "muc.h"
 #include "notify.h"
 #include "outbox.h"
@@ -450,6 +451,22 @@ ctl_flush_now(struct ctl_client *cl)
 }
 
 static void
+ctl_metrics_line(void *arg, const char *line)
+{
+	ctl_printf(arg, "- %s\n", line);
+}
+
+static void
+ctl_metrics(struct ctl_client *cl, enum ctl_cmd cmd)
+{
+	if (cmd == CTL_STATS)
+		metrics_stats(cl->ctl->x, ctl_metrics_line, cl);
+	else
+		metrics_prometheus(cl->ctl->x, ctl_metrics_line, cl);
+	ctl_final(cl, 1, NULL, NULL);
+}
+
+static void
 ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 {
 	struct conn			*conn = cl->ctl->x->conn;
@@ -517,6 +534,10 @@ ctl_dispatch(struct ctl_client *cl, struct ctl_request *req)
 		break;
 	case CTL_QUEUE:
 		ctl_queue(cl, req);
+		break;
+	case CTL_STATS:
+	case CTL_METRICS:
+		ctl_metrics(cl, req->cmd);
 		break;
 	default:
 		ctl_final(cl, 0, CTL_ERR_UNKNOWN, "unsupported command");

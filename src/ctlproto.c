@@ -76,6 +76,10 @@ const struct ctl_cmd_info ctl_cmds[] = {
 	    "list the group chats with their state" },
 	{ CTL_QUEUE, "queue", 0, 2, 0, 0, "queue [drop ID]",
 	    "list the outbox, or drop one message" },
+	{ CTL_STATS, "stats", 0, 0, 0, 0, "stats",
+	    "counters and gauges as KEY VALUE lines" },
+	{ CTL_METRICS, "metrics", 0, 0, 0, 0, "metrics",
+	    "the same in the Prometheus text format" },
 	{ CTL_NONE, NULL, 0, 0, 0, 0, NULL, NULL }
 };
 

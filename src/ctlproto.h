@@ -76,6 +76,8 @@ enum ctl_cmd {
 	CTL_PART,
 	CTL_ROOMS,
 	CTL_QUEUE,
+	CTL_STATS,
+	CTL_METRICS,
 	CTL_CMD_MAX
 };
 

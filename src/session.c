@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "config.h"
 #include "conn_priv.h"
 #include "log.h"
@@ -18,6 +19,7 @@
 #include "notify.h"
 #include "session.h"
 #include "stanza.h"
+#include "stats.h"
 #include "transport.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -29,6 +31,23 @@ static void
 session_send_r(struct conn *c)
 {
 	transport_send_raw(c, R_ELEMENT, sizeof(R_ELEMENT) - 1);
+}
+
+/*
+ * XEP-0352: a bot needs nothing at once, so it tells a server that offers
+ * client state indication that it is inactive, after a login and after a
+ * resume (XEP-0352 5.2: resumption does not restore the state).
+ */
+static void
+session_csi(struct conn *c)
+{
+	static const char	inactive[] = "<inactive xmlns='" NS_CSI "'/>";
+
+	if (!c->x->conf->csi || c->features == NULL ||
+	    stanza_child(c->features, "csi", NS_CSI) == NULL)
+		return;
+	transport_send_raw(c, inactive, sizeof(inactive) - 1);
+	log_debug("client state indication: inactive");
 }
 
 void
@@ -46,6 +65,7 @@ session_send_presence(struct conn *c)
 		snprintf(prio, sizeof(prio), "%d", c->x->conf->priority);
 		stanza_add_text_child(p, "priority", NULL, prio);
 	}
+	caps_add_to_presence(p);
 	transport_send(c, p, 0);
 	stanza_free(p);
 }
@@ -87,6 +107,7 @@ session_online(struct conn *c)
 			free(it);
 		}
 	}
+	session_csi(c);
 	evtimer_add(c->ev_stable, &tv);
 	if (c->x->conf->ping_interval > 0) {
 		tv.tv_sec = c->x->conf->ping_interval;
@@ -117,6 +138,7 @@ session_ping_answer(void *arg, enum iq_outcome how, const struct stanza *r)
 	case IQ_RESULT:
 	case IQ_ERROR:
 		/* An error reply still proves the link is alive. */
+		stats_ping_answered();
 		session_pong(c);
 		break;
 	case IQ_TIMEOUT:
@@ -146,6 +168,7 @@ session_ping(struct conn *c, unsigned int secs)
 	evtimer_del(c->ev_ping_interval);
 	c->ping_outstanding = 1;
 	c->ping_wait = secs;
+	stats_ping_sent();
 	transport_send_iq(c, iq, secs, session_ping_answer, &c->arg_ping);
 	if (c->sm.enabled)	/* and learn what the server has received */
 		session_send_r(c);
@@ -252,19 +275,13 @@ session_iq_request(struct conn *c, const struct stanza *s,
 	if (ns != NULL && strcmp(ns, NS_PING) == 0)
 		r = session_iq_reply(s, "result");
 	else if (ns != NULL && strcmp(ns, NS_DISCO_INFO) == 0 &&
-	    stanza_attr(q, "node") == NULL) {
+	    caps_node_ours(stanza_attr(q, "node"))) {
+		/* No node, or XEP-0115's node#ver: the same answer. */
 		r = session_iq_reply(s, "result");
 		rq = stanza_add_child(r, "query", NS_DISCO_INFO);
-		e = stanza_add_child(rq, "identity", NULL);
-		stanza_set_attr(e, "category", "client");
-		stanza_set_attr(e, "type", "bot");
-		stanza_set_attr(e, "name", PACKAGE_NAME);
-		stanza_set_attr(stanza_add_child(rq, "feature", NULL), "var",
-		    NS_DISCO_INFO);
-		stanza_set_attr(stanza_add_child(rq, "feature", NULL), "var",
-		    NS_PING);
-		stanza_set_attr(stanza_add_child(rq, "feature", NULL), "var",
-		    NS_VERSION);
+		if (stanza_attr(q, "node") != NULL)
+			stanza_set_attr(rq, "node", stanza_attr(q, "node"));
+		caps_add_query(rq);
 	} else if (ns != NULL && strcmp(ns, NS_VERSION) == 0) {
 		r = session_iq_reply(s, "result");
 		rq = stanza_add_child(r, "query", NS_VERSION);
@@ -304,6 +321,7 @@ session_stanza(struct conn *c, const struct stanza *s)
 	const char	*from = stanza_attr(s, "from"), *id = stanza_attr(s, "id");
 	struct stanza	*b, *p, *sh, *st;
 
+	stats.stanzas_in++;
 	if (strcmp(name, "iq") == 0) {
 		if (type == NULL || id == NULL)
 			return;

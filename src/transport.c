@@ -29,6 +29,7 @@
 #include "net.h"
 #include "notify.h"
 #include "stanza.h"
+#include "stats.h"
 #include "tls.h"
 #include "transport.h"
 #include "util.h"
@@ -54,6 +55,7 @@ transport_send_raw(struct conn *c, const char *buf, size_t len)
 		return;
 	}
 	bufferevent_write(c->bev, buf, len);
+	stats.bytes_out += len;
 }
 
 /* Without XEP-0198, a ping after a burst acknowledges its tags. */
@@ -77,6 +79,8 @@ transport_send(struct conn *c, const struct stanza *s, uint64_t tag)
 
 	len = stanza_serialize(s, NS_CLIENT, &c->out, &c->out_cap);
 	transport_send_raw(c, c->out, len);
+	if (stats_is_stanza(stanza_name(s)))
+		stats.stanzas_out++;
 	if (c->sm.enabled) {
 		what = sm_track(&c->sm, stanza_name(s), c->out, len, tag);
 		/* Bounded memory; say so instead of dropping silently. */
@@ -308,6 +312,20 @@ transport_tls_failed(struct conn *c)
 	transport_next_address(c);
 }
 
+/* When the server's certificate expires, for the metrics. */
+static void
+transport_cert_expiry(struct conn *c)
+{
+	X509		*cert;
+	struct tm	 tm;
+
+	if ((cert = SSL_get1_peer_certificate(c->ssl)) == NULL)
+		return;
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		stats.cert_not_after = timegm(&tm);
+	X509_free(cert);
+}
+
 static void
 transport_tls_up(struct conn *c)
 {
@@ -318,6 +336,7 @@ transport_tls_up(struct conn *c)
 	    tls_describe(c->ssl), SSL_session_reused(c->ssl) ?
 	    " (resumed)" : "");
 	log_info("TLS established with %s: %s", c->peer, c->tls_desc);
+	transport_cert_expiry(c);
 	if (!c->x->conf->tls_verify)
 		log_warnx("TLS certificate NOT verified (tls_verify = no): the "
 		    "connection to %s is open to interception", c->peer);
@@ -450,6 +469,7 @@ transport_read_cb(struct bufferevent *bev, void *arg)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		r = xml_feed(c->xml, v.iov_base, v.iov_len, &cond, &detail);
+		stats.bytes_in += v.iov_len;
 		evbuffer_drain(in, v.iov_len);
 		if (r == XML_ERROR) {
 			transport_stream_error(c, cond, detail);

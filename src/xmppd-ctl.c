@@ -111,6 +111,7 @@ static void		 put_since(const char *);
 static void		 json_ok(struct ctl *, const char *);
 static void		 json_err(struct ctl *, const char *, const char *);
 static void		 json_status(struct ctl *);
+static void		 json_stats(struct ctl *);
 static void		 json_pair(const char *, const char *, int);
 static int		 json_number(const char *, const char *);
 static void		 queue_render(struct ctl *, int);
@@ -836,6 +837,10 @@ json_ok(struct ctl *c, const char *text)
 		json_rooms(c);
 		return;
 	}
+	if (c->ci->cmd == CTL_STATS) {
+		json_stats(c);
+		return;
+	}
 	q = ctl_json_quote(text);
 	printf("{\"ok\":true,\"message\":%s", q);
 	free(q);
@@ -895,6 +900,35 @@ json_pair(const char *key, const char *value, int comma)
 		free(qv);
 	}
 	free(qk);
+}
+
+/* "stats": every value that is an integer is a JSON number. */
+static void
+json_stats(struct ctl *c)
+{
+	size_t	 i, klen, n;
+	char	*d, *v, *qk, *qv;
+
+	putchar('{');
+	for (i = 0; i < c->ndata; i++) {
+		d = c->data[i];
+		klen = strcspn(d, " ");
+		if (d[klen] != '\0')
+			d[klen++] = '\0';
+		v = d + klen;
+		n = strspn(v + (*v == '-'), "0123456789");
+		qk = ctl_json_quote(d);
+		if (n > 0 && v[(*v == '-') + n] == '\0' &&
+		    (n == 1 || v[*v == '-'] != '0'))
+			printf("%s%s:%s", i > 0 ? "," : "", qk, v);
+		else {
+			qv = ctl_json_quote(v);
+			printf("%s%s:%s", i > 0 ? "," : "", qk, qv);
+			free(qv);
+		}
+		free(qk);
+	}
+	printf("}\n");
 }
 
 /* Counters and timestamps are numbers for jq; the rest stays text. */

@@ -26,6 +26,7 @@
 #include "muc.h"
 #include "netwatch.h"
 #include "notify.h"
+#include "stats.h"
 #include "roomconf.h"
 #include "outbox.h"
 #include "tls.h"
@@ -430,6 +431,7 @@ main(int argc, char *argv[])
 
 	if (noaction)
 		return check_config(x.conf_path, verbose);
+	stats_init();
 
 	if ((x.conf = load_config(x.conf_path, &cause)) == NULL) {
 		startup_failed("%s", cause);

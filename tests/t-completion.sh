@@ -61,7 +61,7 @@ is "$(complete_words xmppd-ctl -)" "-h -i -j -s -t" "'-': the options"
 is "$(complete_words xmppd-ctl -i '')" "alice bob" \
     "-i: the instances of NAME.conf, without xmppd.conf"
 is "$(complete_words xmppd-ctl -i a)" "alice" "-i a: alice"
-is "$(complete_words xmppd-ctl -i alice st)" "status" \
+is "$(complete_words xmppd-ctl -i alice st)" "stats status" \
     "after -i NAME: the commands again"
 is "$(complete_words xmppd-ctl -j -t 5 presence '')" \
     "available away chat dnd xa" "presence: the show values"

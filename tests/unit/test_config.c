@@ -925,7 +925,8 @@ printing(void)
 	    "outbox_max_bytes = 2m\n"
 	    "outbox_lifetime = 3600\n"
 	    "outbox_rate = 0.5\n"
-	    "outbox_burst = 3\n";
+	    "outbox_burst = 3\n"
+	    "csi = no\n";
 	static const char *want =
 	    "jid = Bot@example.org/res\n"
 	    "password = (set)\n"
@@ -953,7 +954,8 @@ printing(void)
 	    "outbox_max_bytes = 2097152\n"
 	    "outbox_lifetime = 3600\n"
 	    "outbox_rate = 0.500\n"
-	    "outbox_burst = 3\n";
+	    "outbox_burst = 3\n"
+	    "csi = no\n";
 	struct config	*c, *c2;
 	char		*out, *out2, *cause;
 
@@ -993,7 +995,8 @@ printing(void)
 	    "outbox_max_bytes = 268435456\n"
 	    "outbox_lifetime = 604800\n"
 	    "outbox_rate = 2.000\n"
-	    "outbox_burst = 20\n", "config_print: defaults");
+	    "outbox_burst = 20\n"
+	    "csi = yes\n", "config_print: defaults");
 	/* Loading the password must not make it printable either. */
 	setenv("CREDENTIALS_DIRECTORY", "/nonexistent", 1);
 	free(c->password_file);
