@@ -39,6 +39,21 @@
 #define CTL_OUTPUT_MAX		(256 * 1024)
 #define CTL_MAX_GROUPS		256
 
+/*
+ * A reply held back so that replies keep the order of requests: a send
+ * is answered once the group commit made it durable (outbox.h), and a
+ * refusal that comes after it waits for it.
+ */
+struct ctl_slot {
+	TAILQ_ENTRY(ctl_slot)	 entry;
+	int			 ready;
+	int			 ok;
+	int			 wait;		/* CTL_WAIT_* of the send */
+	char			*code;
+	char			*text;
+};
+TAILQ_HEAD(ctl_slots, ctl_slot);
+
 struct ctl_client {
 	TAILQ_ENTRY(ctl_client)	 entry;
 	struct control		*ctl;
@@ -51,6 +66,7 @@ struct ctl_client {
 	struct cmdq_waiter	*waiter;	/* a queued command's reply */
 	int			 room_wait;	/* a join's outcome to come */
 	struct outbox_waiter	*owaiter;	/* send --wait */
+	struct ctl_slots	 slots;		/* sends awaiting the commit */
 };
 TAILQ_HEAD(ctl_clients, ctl_client);
 
@@ -578,37 +594,102 @@ ctl_outbox_reply(void *arg, int ok, const char *code, const char *text)
 	ctl_process(cl);
 }
 
+/* A reply in request order: held while an earlier send awaits its commit. */
+static void
+ctl_final_ordered(struct ctl_client *cl, int ok, const char *code,
+    const char *text)
+{
+	struct ctl_slot	*sl;
+
+	if (TAILQ_EMPTY(&cl->slots)) {
+		ctl_final(cl, ok, code, text);
+		return;
+	}
+	sl = xcalloc(1, sizeof(*sl));
+	sl->ready = 1;
+	sl->ok = ok;
+	sl->code = code ? xstrdup(code) : NULL;
+	sl->text = text ? xstrdup(text) : NULL;
+	TAILQ_INSERT_TAIL(&cl->slots, sl, entry);
+}
+
+static void
+ctl_slot_free(struct ctl_client *cl, struct ctl_slot *sl)
+{
+	TAILQ_REMOVE(&cl->slots, sl, entry);
+	free(sl->code);
+	free(sl->text);
+	free(sl);
+}
+
+/* The outbox's group commit answered the oldest staged send. */
+static void
+ctl_accepted(void *arg, int ok, const char *code, const char *text)
+{
+	struct ctl_client	*cl = arg;
+	struct outbox		*ob = cl->ctl->x->outbox;
+	struct ctl_slot		*sl;
+
+	TAILQ_FOREACH(sl, &cl->slots, entry)
+		if (!sl->ready)
+			break;
+	if (sl == NULL)
+		fatalx("control: a commit for no send");
+	sl->ready = 1;
+	sl->ok = ok;
+	sl->code = code ? xstrdup(code) : NULL;
+	sl->text = text ? xstrdup(text) : NULL;
+	while ((sl = TAILQ_FIRST(&cl->slots)) != NULL && sl->ready) {
+		if (sl->ok && sl->wait != CTL_WAIT_NONE) {
+			ctl_printf(cl, "- queued %s\n", sl->text);
+			if ((cl->owaiter = outbox_wait(ob, sl->text,
+			    sl->wait == CTL_WAIT_RECEIVED ? OB_RECEIVED :
+			    OB_ACKED, ctl_outbox_reply, cl)) == NULL)
+				ctl_final(cl, 0, CTL_ERR_FAILED,
+				    "the message left the outbox");
+		} else
+			ctl_final(cl, sl->ok, sl->code, sl->text);
+		ctl_slot_free(cl, sl);
+	}
+	if (TAILQ_EMPTY(&cl->slots))
+		ctl_process(cl);
+}
+
 static void
 ctl_send(struct ctl_client *cl, const struct ctl_send *s)
 {
 	struct outbox	*ob = cl->ctl->x->outbox;
+	struct ctl_slot	*sl;
 	const char	*code;
-	char		*id, *cause;
+	char		*cause;
 	int		 i;
 
 	/* A room takes messages only while joined: say its state. */
 	for (i = 0; i < s->nto; i++)
 		if (muc_check_send(cl->ctl->x->muc, s->to[i], &cause) == -1) {
-			ctl_final(cl, 0, CTL_ERR_STATE, cause);
+			ctl_final_ordered(cl, 0, CTL_ERR_STATE, cause);
 			free(cause);
 			return;
 		}
-	if (outbox_submit(ob, s->to, (size_t)s->nto, s->type, s->receipt,
-	    s->body, s->bodylen, &id, &code, &cause) == -1) {
-		ctl_final(cl, 0, code, cause);
+	if (outbox_submit_async(ob, s->to, (size_t)s->nto, s->type,
+	    s->receipt, s->body, s->bodylen, ctl_accepted, cl, &code,
+	    &cause) == -1) {
+		ctl_final_ordered(cl, 0, code, cause);
 		free(cause);
 		return;
 	}
-	if (s->wait == CTL_WAIT_NONE) {
-		ctl_final(cl, 1, NULL, id);
-		free(id);
-		return;
-	}
-	ctl_printf(cl, "- queued %s\n", id);
-	if ((cl->owaiter = outbox_wait(ob, id, s->wait == CTL_WAIT_RECEIVED ?
-	    OB_RECEIVED : OB_ACKED, ctl_outbox_reply, cl)) == NULL)
-		ctl_final(cl, 0, CTL_ERR_FAILED, "the message left the outbox");
-	free(id);
+	sl = xcalloc(1, sizeof(*sl));
+	sl->wait = s->wait;
+	TAILQ_INSERT_TAIL(&cl->slots, sl, entry);
+}
+
+/* A send waiting for its state blocks the requests after it. */
+static int
+ctl_slots_block(struct ctl_client *cl)
+{
+	struct ctl_slot	*sl = TAILQ_LAST(&cl->slots, ctl_slots);
+
+	return sl != NULL && !sl->ready && sl->wait != CTL_WAIT_NONE;
 }
 
 /* The old form: "send JID TEXT", one line, type chat. */
@@ -636,7 +717,7 @@ ctl_send_payload(struct ctl_client *cl, char *buf, const struct ctl_frame *f)
 	line = xstrndup(buf, f->linelen);
 	if (ctl_parse_send(line, f->linelen, buf + f->payload_off,
 	    f->payload_len, &s, &code, &errstr) == -1)
-		ctl_final(cl, 0, code, errstr);
+		ctl_final_ordered(cl, 0, code, errstr);
 	else
 		ctl_send(cl, &s);
 	free(line);
@@ -716,7 +797,7 @@ ctl_process(struct ctl_client *cl)
 	int			 r;
 
 	while (!cl->closing && cl->waiter == NULL && !cl->room_wait &&
-	    cl->owaiter == NULL) {
+	    cl->owaiter == NULL && !ctl_slots_block(cl)) {
 		eol = evbuffer_search_eol(in, NULL, &len, EVBUFFER_EOL_LF);
 		if (eol.pos == -1) {
 			if (evbuffer_get_length(in) >= CTL_LINE_MAX) {
@@ -749,13 +830,17 @@ ctl_process(struct ctl_client *cl)
 			evbuffer_drain(in, f.framelen);
 			continue;
 		}
+		/* Only sends join the replies held for the commit. */
+		if (!TAILQ_EMPTY(&cl->slots) && (eol.pos < 5 ||
+		    strncmp(buf, "send ", 5) != 0))
+			break;
 		line = xmalloc(eol.pos + 1);
 		evbuffer_remove(in, line, eol.pos);
 		evbuffer_drain(in, 1);
 		line[eol.pos] = '\0';
 		if (ctl_parse_request(line, eol.pos, &req, &code,
 		    &errstr) == -1)
-			ctl_final(cl, 0, code, errstr);
+			ctl_final_ordered(cl, 0, code, errstr);
 		else if (req.cmd != CTL_NONE)
 			ctl_dispatch(cl, &req);
 		explicit_bzero(line, eol.pos);	/* passwd carries a secret */
@@ -803,6 +888,10 @@ ctl_client_free(struct ctl_client *cl)
 	if (cl->room_wait)
 		muc_join_cancel(ctl->x->muc, cl);
 	outbox_wait_cancel(cl->owaiter);
+	if (!TAILQ_EMPTY(&cl->slots))
+		outbox_accept_cancel(ctl->x->outbox, cl);
+	while (!TAILQ_EMPTY(&cl->slots))
+		ctl_slot_free(cl, TAILQ_FIRST(&cl->slots));
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	bufferevent_free(cl->bev);
 	free(cl);
@@ -872,6 +961,7 @@ ctl_accept_cb(evutil_socket_t lfd, short ev, void *arg)
 		return;
 	}
 	cl = xcalloc(1, sizeof(*cl));
+	TAILQ_INIT(&cl->slots);
 	cl->ctl = ctl;
 	if ((cl->bev = bufferevent_socket_new(ctl->x->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {

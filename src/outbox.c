@@ -83,6 +83,8 @@ struct ob_msg {
 	int			 in_spool;
 	char			*error;
 	struct ob_waiters	 waiters;
+	outbox_accept_cb	 acb;		/* staged: told once durable */
+	void			*aarg;
 };
 TAILQ_HEAD(ob_msgs, ob_msg);
 
@@ -104,6 +106,8 @@ struct outbox {
 	size_t			 ninflight;
 	size_t			 inflight_bytes;
 	struct ob_waiters	 fired;
+	struct ob_msgs		 staged;	/* written, directory unsynced */
+	struct event		*ev_commit;
 	uint64_t		 next_tag;
 	int			 online;
 	struct event		*ev_pump;
@@ -118,6 +122,7 @@ static const char *const ob_state_names[OB_STATE_MAX] = {
 static void	ob_pump_cb(evutil_socket_t, short, void *);
 static void	ob_expire_cb(evutil_socket_t, short, void *);
 static void	ob_fire_cb(evutil_socket_t, short, void *);
+static void	ob_commit_cb(evutil_socket_t, short, void *);
 static void	ob_kick(struct outbox *);
 static void	ob_check(struct outbox *, struct ob_msg *);
 static void	ob_schedule_expiry(struct outbox *);
@@ -421,41 +426,40 @@ ob_new_id(void)
 	return id;
 }
 
-int
-outbox_submit(struct outbox *ob, const char *const *to, size_t nto,
+/* Check a message and write its file, directory unsynced. */
+static struct ob_msg *
+ob_stage(struct outbox *ob, const char *const *to, size_t nto,
     const char *type, int receipt, const char *body, size_t bodylen,
-    char **idp, const char **code, char **cause)
+    const char **code, char **cause)
 {
 	struct spool_msg	*sm;
-	struct ob_msg		*m;
 	struct jid		 j;
 	const char		*err;
 	size_t			 i;
 
-	*idp = NULL;
 	*code = CTL_ERR_USAGE;
 	if (nto == 0 || nto > SPOOL_MAX_RCPT) {
 		xasprintf(cause, "between 1 and %d recipients", SPOOL_MAX_RCPT);
-		return -1;
+		return NULL;
 	}
 	for (i = 0; i < nto; i++) {
 		if (jid_parse(to[i], &j, &err) == -1 ||
 		    strlen(to[i]) > SPOOL_MAX_JID) {
 			xasprintf(cause, "recipient %zu: %s", i + 1,
 			    err ? err : "too long");
-			return -1;
+			return NULL;
 		}
 		jid_clear(&j);
 	}
 	if (!spool_valid_type(type)) {
 		xasprintf(cause, "type must be chat, normal or headline");
-		return -1;
+		return NULL;
 	}
 	if (bodylen == 0 || bodylen > SPOOL_MAX_BODY ||
 	    !ctl_text_valid(body, bodylen)) {
 		xasprintf(cause, "the body must be 1 to %d bytes of UTF-8 "
 		    "text that XML can carry", SPOOL_MAX_BODY);
-		return -1;
+		return NULL;
 	}
 	sm = xcalloc(1, sizeof(*sm));
 	sm->id = ob_new_id();
@@ -467,15 +471,24 @@ outbox_submit(struct outbox *ob, const char *const *to, size_t nto,
 		sm->to[sm->nto] = xstrdup(to[sm->nto]);
 	sm->body = xstrndup(body, bodylen);
 	sm->bodylen = bodylen;
-	if (spool_put(ob->spool, sm, cause) == -1) {
+	if (spool_stage(ob->spool, sm, cause) == -1) {
 		*code = strncmp(*cause, "outbox full", 11) == 0 ?
 		    CTL_ERR_FULL : CTL_ERR_FAILED;
 		log_warnx("outbox: refused a message: %s", *cause);
 		spool_msg_free(sm);
 		free(sm);
-		return -1;
+		return NULL;
 	}
-	m = ob_msg_new(sm);
+	*code = NULL;
+	return ob_msg_new(sm);
+}
+
+/* A durable message joins the pending ones and may leave. */
+static void
+ob_accept(struct outbox *ob, struct ob_msg *m)
+{
+	size_t	i;
+
 	TAILQ_INSERT_TAIL(&ob->pending, m, entry);
 	ob->npending++;
 	for (i = 0; i < m->ndlv; i++)
@@ -484,9 +497,102 @@ outbox_submit(struct outbox *ob, const char *const *to, size_t nto,
 	if (ob->npending == 1)
 		ob_schedule_expiry(ob);
 	ob_kick(ob);
-	*idp = xstrdup(sm->id);
-	*code = NULL;
+}
+
+int
+outbox_submit(struct outbox *ob, const char *const *to, size_t nto,
+    const char *type, int receipt, const char *body, size_t bodylen,
+    char **idp, const char **code, char **cause)
+{
+	struct ob_msg	*m;
+
+	*idp = NULL;
+	if ((m = ob_stage(ob, to, nto, type, receipt, body, bodylen, code,
+	    cause)) == NULL)
+		return -1;
+	if (spool_sync(ob->spool, cause) == -1) {
+		log_warnx("outbox: refused a message: %s", *cause);
+		*code = CTL_ERR_FAILED;
+		spool_remove(ob->spool, m->sm);
+		ob_msg_free(m);
+		return -1;
+	}
+	ob_accept(ob, m);
+	*idp = xstrdup(m->sm->id);
 	return 0;
+}
+
+int
+outbox_submit_async(struct outbox *ob, const char *const *to, size_t nto,
+    const char *type, int receipt, const char *body, size_t bodylen,
+    outbox_accept_cb cb, void *arg, const char **code, char **cause)
+{
+	struct ob_msg	*m;
+
+	if ((m = ob_stage(ob, to, nto, type, receipt, body, bodylen, code,
+	    cause)) == NULL)
+		return -1;
+	m->acb = cb;
+	m->aarg = arg;
+	TAILQ_INSERT_TAIL(&ob->staged, m, entry);
+	/* After the other requests ready in this turn of the loop. */
+	event_active(ob->ev_commit, EV_TIMEOUT, 0);
+	return 0;
+}
+
+void
+outbox_accept_cancel(struct outbox *ob, void *arg)
+{
+	struct ob_msg	*m;
+
+	TAILQ_FOREACH(m, &ob->staged, entry)
+		if (m->aarg == arg)
+			m->acb = NULL;
+}
+
+/* One directory fsync for every message staged since the last one. */
+static void
+ob_commit(struct outbox *ob)
+{
+	struct ob_msgs	 batch;
+	struct ob_msg	*m;
+	char		*cause = NULL;
+	size_t		 n = 0;
+	int		 r;
+
+	if (TAILQ_EMPTY(&ob->staged))
+		return;
+	TAILQ_INIT(&batch);
+	TAILQ_CONCAT(&batch, &ob->staged, entry);
+	TAILQ_FOREACH(m, &batch, entry)
+		n++;
+	if ((r = spool_sync(ob->spool, &cause)) == -1)
+		log_warnx("outbox: refused %zu messages: %s", n, cause);
+	else if (n > 1)
+		log_debug("outbox: %zu messages made durable by one directory "
+		    "sync", n);
+	while ((m = TAILQ_FIRST(&batch)) != NULL) {
+		TAILQ_REMOVE(&batch, m, entry);
+		if (r == -1) {
+			spool_remove(ob->spool, m->sm);
+			if (m->acb != NULL)
+				m->acb(m->aarg, 0, CTL_ERR_FAILED, cause);
+			ob_msg_free(m);
+			continue;
+		}
+		ob_accept(ob, m);
+		if (m->acb != NULL)
+			m->acb(m->aarg, 1, NULL, m->sm->id);
+	}
+	free(cause);
+}
+
+static void
+ob_commit_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	ob_commit(arg);
 }
 
 static void
@@ -851,6 +957,7 @@ outbox_new(struct event_base *base, const char *dir,
 	TAILQ_INIT(&ob->sendq);
 	TAILQ_INIT(&ob->inflight);
 	TAILQ_INIT(&ob->fired);
+	TAILQ_INIT(&ob->staged);
 	if ((ob->spool = spool_open(dir, conf->max_msgs, conf->max_bytes,
 	    cause)) == NULL) {
 		free(ob);
@@ -867,6 +974,7 @@ outbox_new(struct event_base *base, const char *dir,
 	ob->ev_pump = evtimer_new(base, ob_pump_cb, ob);
 	ob->ev_expire = evtimer_new(base, ob_expire_cb, ob);
 	ob->ev_fire = evtimer_new(base, ob_fire_cb, ob);
+	ob->ev_commit = evtimer_new(base, ob_commit_cb, ob);
 	ob_schedule_expiry(ob);
 	return ob;
 }
@@ -879,6 +987,10 @@ outbox_free(struct outbox *ob)
 
 	if (ob == NULL)
 		return;
+	/* Whoever waits for these is gone; they are kept on disk. */
+	TAILQ_FOREACH(m, &ob->staged, entry)
+		m->acb = NULL;
+	ob_commit(ob);
 	while ((w = TAILQ_FIRST(&ob->fired)) != NULL)
 		outbox_wait_cancel(w);
 	while ((m = TAILQ_FIRST(&ob->pending)) != NULL) {
@@ -896,6 +1008,7 @@ outbox_free(struct outbox *ob)
 	event_free(ob->ev_pump);
 	event_free(ob->ev_expire);
 	event_free(ob->ev_fire);
+	event_free(ob->ev_commit);
 	spool_close(ob->spool);
 	free(ob);
 }

@@ -107,6 +107,22 @@ int		 outbox_submit(struct outbox *, const char *const *to, size_t nto,
 		    size_t bodylen, char **idp, const char **code,
 		    char **cause);
 /*
+ * Group commit: the same checks, and the message's file is written, but
+ * the answer comes later, from the event loop: cb(arg, 1, NULL, id) once
+ * one directory fsync made it and every other message staged in the same
+ * turn of the loop durable, or cb(arg, 0, code, cause) when that fsync
+ * failed (nothing kept).  Returns -1 with *code and *cause (and no
+ * callback) when the message is refused at once.
+ */
+typedef void (*outbox_accept_cb)(void *arg, int ok, const char *code,
+    const char *text);
+int		 outbox_submit_async(struct outbox *, const char *const *to,
+		    size_t nto, const char *type, int receipt, const char *body,
+		    size_t bodylen, outbox_accept_cb, void *arg,
+		    const char **code, char **cause);
+/* No callback for arg any more (its client went away); still accepted. */
+void		 outbox_accept_cancel(struct outbox *, void *arg);
+/*
  * Call cb once every copy of message id reached want (OB_ACKED or
  * OB_RECEIVED), or one bounced, expired or was dropped.  The callback
  * runs from the event loop, never from within a call into the outbox.

@@ -1,7 +1,8 @@
 /*
  * spool.c: the outbox's files (format and layout in spool.h).  Writes are
- * made durable in the order a mail queue uses: temporary file, fsync,
- * rename, fsync of the directory.  The reader trusts nothing it finds on
+ * made durable in the order a mail queue uses: temporary file, fdatasync,
+ * rename, fsync of the directory; the last step is shared by every
+ * message staged since the previous one (group commit).  The reader trusts nothing it finds on
  * disk: every length is bounded and checked against a CRC-32 before a
  * field is parsed.
  */
@@ -38,6 +39,7 @@ struct spool {
 	size_t		 bytes;
 	size_t		 max_msgs;
 	size_t		 max_bytes;
+	size_t		 unsynced;	/* staged since the last sync */
 };
 
 struct spool_entry {
@@ -548,7 +550,7 @@ spool_write_all(int fd, const char *buf, size_t len)
 }
 
 int
-spool_put(struct spool *sp, struct spool_msg *m, char **cause)
+spool_stage(struct spool *sp, struct spool_msg *m, char **cause)
 {
 	char	 name[32], tmp[40], *buf;
 	size_t	 len;
@@ -569,7 +571,8 @@ spool_put(struct spool *sp, struct spool_msg *m, char **cause)
 		free(buf);
 		return -1;
 	}
-	if (spool_write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+	/* The data before the name: a file found after a crash is whole. */
+	if (spool_write_all(fd, buf, len) == -1 || fdatasync(fd) == -1) {
 		saved = errno;
 		close(fd);
 		goto fail;
@@ -581,16 +584,10 @@ spool_put(struct spool *sp, struct spool_msg *m, char **cause)
 		saved = errno;
 		goto fail;
 	}
-	if (fsync(sp->dirfd) == -1) {
-		saved = errno;
-		unlinkat(sp->dirfd, name, 0);
-		xasprintf(cause, "cannot sync %s: %s; nothing was accepted",
-		    sp->dir, strerror(saved));
-		return -1;
-	}
 	sp->next_seq++;
 	sp->count++;
 	sp->bytes += len;
+	sp->unsynced++;
 	m->filesize = len;
 	return 0;
 fail:
@@ -599,6 +596,32 @@ fail:
 	xasprintf(cause, "cannot write %s/%s: %s; nothing was accepted",
 	    sp->dir, name, strerror(saved));
 	return -1;
+}
+
+int
+spool_sync(struct spool *sp, char **cause)
+{
+	if (sp->unsynced == 0)
+		return 0;
+	sp->unsynced = 0;
+	if (fsync(sp->dirfd) == -1) {
+		xasprintf(cause, "cannot sync %s: %s; nothing was accepted",
+		    sp->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_put(struct spool *sp, struct spool_msg *m, char **cause)
+{
+	if (spool_stage(sp, m, cause) == -1)
+		return -1;
+	if (spool_sync(sp, cause) == -1) {
+		spool_remove(sp, m);
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -3,9 +3,9 @@
  *
  * The spool owns the file format and the durable writes; it knows nothing
  * of connections or states.  A message is accepted only once
- * spool_put() returned 0: its file was written to a temporary name,
- * fsync'd, renamed into place and the directory fsync'd, so a crash or a
- * power loss after that keeps it.
+ * spool_put() returned 0 (or spool_sync() after spool_stage()): its file
+ * was written to a temporary name, fdatasync'd, renamed into place and the
+ * directory fsync'd, so a crash or a power loss after that keeps it.
  *
  * File "DIR/SEQ.msg" (SEQ: 16 hex digits, the order of acceptance):
  *
@@ -76,6 +76,15 @@ int		 spool_load(struct spool *, void (*cb)(void *, struct spool_msg *),
  * nothing is left behind.
  */
 int		 spool_put(struct spool *, struct spool_msg *, char **cause);
+/*
+ * Group commit: spool_stage() writes, fdatasyncs and renames the file
+ * (checks and *cause as spool_put()) but leaves the directory unsynced;
+ * spool_sync() fsyncs the directory once for every message staged since
+ * the last call, which makes them all durable.  When it fails (-1 with
+ * *cause) the caller removes the staged messages: none was accepted.
+ */
+int		 spool_stage(struct spool *, struct spool_msg *, char **cause);
+int		 spool_sync(struct spool *, char **cause);
 /* Remove a message's file (once it is delivered, expired or dropped). */
 void		 spool_remove(struct spool *, const struct spool_msg *);
 size_t		 spool_count(const struct spool *);

@@ -1309,12 +1309,12 @@ send_print(struct ctl *c, const char *id, const char *state)
 	flush_stdout();
 }
 
-/* One message: the request, then its replies.  Returns the exit status. */
-static int
-send_one(struct ctl *c, const struct send_opts *o, const char *body,
+/* One message's request. */
+static void
+send_request(struct ctl *c, const struct send_opts *o, const char *body,
     size_t len)
 {
-	char	*req, *line, *code, *text, id[80] = "";
+	char	*req;
 	size_t	 n;
 
 	if (len == 0)
@@ -1326,6 +1326,14 @@ send_one(struct ctl *c, const struct send_opts *o, const char *body,
 	if (send_raw(c, req, n) == 0 && send_raw(c, body, len) == 0)
 		send_raw(c, "\n", 1);
 	free(req);
+}
+
+/* One message's replies.  Returns the exit status. */
+static int
+send_reply(struct ctl *c, const struct send_opts *o)
+{
+	char	*line, *code, *text, id[80] = "";
+
 	for (;;) {
 		if ((line = read_line(c)) == NULL)
 			die(XC_UNREACHABLE, "xmppd at %s closed the connection "
@@ -1353,6 +1361,75 @@ send_one(struct ctl *c, const struct send_opts *o, const char *body,
 }
 
 static int
+send_one(struct ctl *c, const struct send_opts *o, const char *body,
+    size_t len)
+{
+	send_request(c, o, body, len);
+	return send_reply(c, o);
+}
+
+/*
+ * send --lines without --wait: up to SEND_WINDOW requests on the way, so
+ * that xmppd commits them together (one directory fsync for all that
+ * arrive at once); replies are read as they come, in order.  Standard
+ * input is unbuffered so that poll() tells when a line is there.
+ */
+#define SEND_WINDOW	64
+
+static int
+send_lines_pipelined(struct ctl *c, const struct send_opts *o)
+{
+	struct pollfd	 pfd[2];
+	char		*line;
+	int		 status = XC_OK, r, out = 0, eof = 0, n;
+
+	setvbuf(stdin, NULL, _IONBF, 0);
+	for (;;) {
+		if (c->timeout > 0)
+			c->deadline = monotime_ms() +
+			    (uint64_t)c->timeout * 1000;
+		if (out > 0 && (eof || out >= SEND_WINDOW ||
+		    memchr(c->rbuf + c->roff, '\n', c->rlen - c->roff))) {
+			if ((r = send_reply(c, o)) != XC_OK)
+				status = r;
+			out--;
+			continue;
+		}
+		if (eof)
+			break;
+		if (out > 0) {
+			pfd[0].fd = STDIN_FILENO;
+			pfd[0].events = POLLIN;
+			pfd[1].fd = c->fd;
+			pfd[1].events = POLLIN;
+			n = poll(pfd, 2, c->timeout > 0 ? remaining_ms(c) : -1);
+			if (n == -1 && errno != EINTR)
+				die(XC_FAILED, "poll: %s", strerror(errno));
+			if (n == 0)
+				timed_out(c);
+			if (n > 0 && pfd[1].revents != 0) {
+				if ((r = send_reply(c, o)) != XC_OK)
+					status = r;
+				out--;
+				continue;
+			}
+			if (n <= 0 || pfd[0].revents == 0)
+				continue;
+		}
+		if ((line = read_stdin_line()) == NULL) {
+			eof = 1;
+			continue;
+		}
+		if (*line != '\0') {
+			send_request(c, o, line, strlen(line));
+			out++;
+		}
+		free(line);
+	}
+	return status;
+}
+
+static int
 send_main(struct ctl *c, int argc, char **argv)
 {
 	struct send_opts	 o;
@@ -1361,7 +1438,11 @@ send_main(struct ctl *c, int argc, char **argv)
 	int			 status = XC_OK, r;
 
 	body = send_parse(c, argc, argv, &o);
-	if (o.lines) {
+	if (o.lines && !o.wait) {
+		ctl_connect(c);
+		read_greeting(c);
+		status = send_lines_pipelined(c, &o);
+	} else if (o.lines) {
 		ctl_connect(c);
 		read_greeting(c);
 		while ((line = read_stdin_line()) != NULL) {

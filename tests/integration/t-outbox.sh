@@ -8,7 +8,7 @@
 set -eu
 . "$top_srcdir/tests/integration/lib.sh"
 need_xmppd
-plan 51
+plan 60
 
 N=${OUTBOX_N:-2000}
 RATE=200
@@ -50,7 +50,7 @@ for l in open(sys.argv[1]):
 # (the previous one kept as events.out.N).
 _ev=0
 start() {
-	xmppd_start "$1"
+	xmppd_start "$@"
 	wait_notify 15 '^READY=1$' || diag "xmppd not ready"
 	_ev=$((_ev + 1))
 	[ -e "$T/events.out" ] && mv "$T/events.out" "$T/events.out.$_ev"
@@ -76,7 +76,7 @@ like "$(xmppd_ctl queue)" "^$id +queued " "queue lists it as queued"
 ls "$SPOOL"/*.msg >/dev/null 2>&1 && r=0 || r=1
 ok "$r" "... and it is on disk"
 _prosody_launch || bail "prosody did not come back"
-watcher back --hold 60 --timeout 65
+watcher back --hold 150 --timeout 155
 check "online again" xmppd_ctl -t 30 wait-online
 check "the message arrives once the server is back" \
     wait_grep 20 'MESSAGE .*written while the server was down' "$T/client-back.out"
@@ -93,11 +93,43 @@ check "disconnect" xmppd_ctl -t 20 disconnect
 id=$(xmppd_ctl send "$W" "survives a SIGKILL") && r=0 || r=$?
 is "$r" 0 "send accepted"
 xmppd_kill
-start "$T/xmppd.conf"
+start "$T/xmppd.conf" -v
 check "restarted and online" xmppd_ctl -t 30 wait-online
 check "the message arrives after the restart" \
     wait_grep 20 'MESSAGE .*survives a SIGKILL' "$T/client-back.out"
 is "$(origin back 'survives a SIGKILL')" "$id" "with the same id"
+
+# --- group commit: pipelined and concurrent sends, SIGKILL after replies ---
+check "disconnect" xmppd_ctl -t 20 disconnect
+seq 1 300 | sed 's/^/batch /' >"$T/batch.txt"
+"$XMPPD_CTL" -s "$XMPPD_SOCK" -t 60 send --lines "$W" <"$T/batch.txt" \
+    >"$T/batch.ids" 2>&1 &
+bp=$!
+for k in 1 2 3 4 5 6; do
+	"$XMPPD_CTL" -s "$XMPPD_SOCK" -t 60 send "$W" "concurrent $k" \
+	    >"$T/conc.$k" 2>&1 &
+	eval "cp$k=\$!"
+done
+wait "$bp" && r=0 || r=$?
+is "$r" 0 "send --lines of 300 lines: exit 0"
+is "$(grep -cE '^[0-9a-f]{24}$' "$T/batch.ids")" 300 "... one id per line"
+r=0
+for k in 1 2 3 4 5 6; do
+	eval "wait \$cp$k" || r=1
+done
+is "$r" 0 "six concurrent sends: exit 0"
+check "one directory sync made several messages durable" \
+    wait_log 5 'outbox: [0-9]+ messages made durable by one directory sync'
+xmppd_kill
+start "$T/xmppd.conf"
+check "online after the SIGKILL" xmppd_ctl -t 30 wait-online
+check "all 300 of the batch arrive after the restart" wait_for 40 sh -c \
+    "test \$(grep -oE 'MESSAGE .*batch [0-9]+\$' '$T/client-back.out' | sort -u | wc -l) -ge 300"
+check "the six concurrent ones too" wait_for 20 sh -c \
+    "test \$(grep -oE 'MESSAGE .*concurrent [1-6]\$' '$T/client-back.out' | sort -u | wc -l) -eq 6"
+got=$(grep -oE 'batch [0-9]+$' "$T/client-back.out" | sed 's/^batch //' |
+    awk '!seen[$0]++' | tr '\n' ' ')
+is "$got" "$(seq 1 300 | tr '\n' ' ')" "... in order"
 stop_pid "$CLIENT_PID" 5 || :
 
 # --- a 60 KiB body, byte for byte ---------------------------------------------
