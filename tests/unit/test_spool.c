@@ -309,7 +309,7 @@ bad_fields(void)
 	const char		*err;
 	char			 hdr[64], *buf;
 	size_t			 i, plen;
-	int			 hl;
+	int			 hl, r;
 
 	for (i = 0; i < nitems(bad); i++) {
 		plen = strlen(bad[i]);
@@ -318,8 +318,11 @@ bad_fields(void)
 		buf = xmalloc((size_t)hl + plen);
 		memcpy(buf, hdr, (size_t)hl);
 		memcpy(buf + hl, bad[i], plen);
-		is_int(spool_decode(buf, (size_t)hl + plen, &d, &err), -1,
-		    "bad field %zu refused (%s)", i, err);
+		/* err is read only after the call has set it. */
+		err = NULL;
+		r = spool_decode(buf, (size_t)hl + plen, &d, &err);
+		is_int(r, -1, "bad field %zu refused (%s)", i,
+		    err != NULL ? err : "(none)");
 		free(buf);
 	}
 	plen = sizeof(nul_type) - 1;
